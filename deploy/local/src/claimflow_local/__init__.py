@@ -1,0 +1,1 @@
+"""Real Kafka and PostgreSQL on loopback for machines without a Docker engine."""
