@@ -43,8 +43,14 @@ def kafka_jars(cache: Path = DEFAULT_CACHE) -> Path:
     jars.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
-            "mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-            f"-DoutputDirectory={jars}", "-DincludeScope=runtime",
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={jars}",
+            "-DincludeScope=runtime",
         ],
         check=True,
     )
@@ -82,25 +88,28 @@ class KafkaBroker:
             "share.coordinator.state.topic.replication.factor=1",
             "share.coordinator.state.topic.min.isr=1",
         ]
-        return "\n".join(
-            [
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
-                f"CONTROLLER://127.0.0.1:{self.controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                f"log.dirs={self.home / 'data'}",
-                "num.partitions=6",
-                "auto.create.topics.enable=true",
-                "group.initial.rebalance.delay.ms=0",
-                "log.flush.interval.messages=9223372036854775807",
-                *internal,
-            ]
-        ) + "\n"
+        return (
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    f"log.dirs={self.home / 'data'}",
+                    "num.partitions=6",
+                    "auto.create.topics.enable=true",
+                    "group.initial.rebalance.delay.ms=0",
+                    "log.flush.interval.messages=9223372036854775807",
+                    *internal,
+                ]
+            )
+            + "\n"
+        )
 
     def start(self, *, cache: Path = DEFAULT_CACHE, timeout: float = 120.0) -> KafkaBroker:
         jars = kafka_jars(cache)
@@ -111,18 +120,37 @@ class KafkaBroker:
         log4j.write_text(LOG4J2.format(log=self.log_file))
         java = shutil.which("java") or "java"
         classpath = f"{jars}/*"
-        jvm = ["-Xmx512m", "-Xms256m", f"-Dlog4j2.configurationFile={log4j}",
-               "-XX:+UseG1GC", "-Djava.awt.headless=true"]
+        jvm = [
+            "-Xmx512m",
+            "-Xms256m",
+            f"-Dlog4j2.configurationFile={log4j}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+        ]
         if not (self.home / "data" / "meta.properties").exists():
             subprocess.run(
-                [java, *jvm, "-cp", classpath, "kafka.tools.StorageTool", "format",
-                 "--standalone", "-t", uuid.uuid4().hex[:22], "-c", str(props)],
-                check=True, capture_output=True,
+                [
+                    java,
+                    *jvm,
+                    "-cp",
+                    classpath,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--standalone",
+                    "-t",
+                    uuid.uuid4().hex[:22],
+                    "-c",
+                    str(props),
+                ],
+                check=True,
+                capture_output=True,
             )
         with open(self.home / "broker.out", "ab") as out:
             proc = subprocess.Popen(
                 [java, *jvm, "-cp", classpath, "kafka.Kafka", str(props)],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.pid = proc.pid
         self.pid_file.write_text(str(proc.pid))
@@ -132,8 +160,11 @@ class KafkaBroker:
     def ready(self) -> bool:
         if not port_open(self.port):
             return False
-        return "Kafka Server started" in self.log_file.read_text(errors="replace") \
-            if self.log_file.exists() else False
+        return (
+            "Kafka Server started" in self.log_file.read_text(errors="replace")
+            if self.log_file.exists()
+            else False
+        )
 
     def kill(self) -> None:
         """SIGKILL the broker: the failure tests' crash, not a shutdown."""

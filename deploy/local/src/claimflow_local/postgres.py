@@ -57,12 +57,24 @@ class PostgresCluster:
             if os.geteuid() == 0:
                 os.chown(pwfile, pg.pw_uid, pg.pw_gid)
             subprocess.run(
-                _as_server_user([
-                    _bin("initdb"), "-D", str(self.data), "-U", self.user,
-                    f"--pwfile={pwfile}", "-A", "scram-sha-256", "-E", "UTF8",
-                    "--no-sync", "--locale=C",
-                ]),
-                check=True, capture_output=True,
+                _as_server_user(
+                    [
+                        _bin("initdb"),
+                        "-D",
+                        str(self.data),
+                        "-U",
+                        self.user,
+                        f"--pwfile={pwfile}",
+                        "-A",
+                        "scram-sha-256",
+                        "-E",
+                        "UTF8",
+                        "--no-sync",
+                        "--locale=C",
+                    ]
+                ),
+                check=True,
+                capture_output=True,
             )
             pwfile.unlink()
         options = (
@@ -70,11 +82,23 @@ class PostgresCluster:
             "-c max_connections=300 -c fsync=on -c shared_buffers=128MB"
         )
         subprocess.run(
-            _as_server_user([
-                _bin("pg_ctl"), "-D", str(self.data), "-l", str(self.home / "server.log"),
-                "-o", options, "-w", "-t", str(int(timeout)), "start",
-            ]),
-            check=True, capture_output=True,
+            _as_server_user(
+                [
+                    _bin("pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.home / "server.log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    str(int(timeout)),
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
         wait_until(lambda: port_open(self.port), timeout=timeout, what="PostgreSQL")
         return self
@@ -82,15 +106,30 @@ class PostgresCluster:
     def create_database(self, name: str) -> None:
         env = {**os.environ, "PGPASSWORD": self.password}
         exists = subprocess.run(
-            [_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-             "-d", "postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{name}'"],
-            check=True, capture_output=True, text=True, env=env,
+            [
+                _bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                "postgres",
+                "-tAc",
+                f"SELECT 1 FROM pg_database WHERE datname='{name}'",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
         ).stdout.strip()
         if not exists:
             subprocess.run(
-                [_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-                 name],
-                check=True, capture_output=True, env=env,
+                [_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, name],
+                check=True,
+                capture_output=True,
+                env=env,
             )
 
     def stop(self, mode: str = "fast") -> None:
@@ -98,7 +137,8 @@ class PostgresCluster:
             return
         subprocess.run(
             _as_server_user([_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"]),
-            check=False, capture_output=True,
+            check=False,
+            capture_output=True,
         )
 
 

@@ -1,0 +1,102 @@
+"""The topic registry: one topic per event type, major version in the name.
+
+Message key = `tenant_id:encounter_id`, so one encounter's events stay in order on one
+partition. Dead letters go to `<topic>.dlq`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from claimflow_shared.events import models as m
+
+
+@dataclass(frozen=True)
+class Topic:
+    event_type: str
+    version: str
+    payload: type[BaseModel]
+    description: str
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+    @property
+    def name(self) -> str:
+        return f"rcm.{self.event_type}.v{self.major}"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.name}.dlq"
+
+
+ENCOUNTER_DOCUMENTED = Topic(
+    "encounter.documented",
+    "1.0",
+    m.EncounterDocumented,
+    "An encounter's clinical documentation arrived and was accepted by intake.",
+)
+ENCOUNTER_CODED = Topic(
+    "encounter.coded",
+    "1.0",
+    m.EncounterCoded,
+    "Final ICD-10-CM diagnoses and CPT/HCPCS lines were assigned.",
+)
+CODING_QUERY_RAISED = Topic(
+    "coding.query-raised",
+    "1.0",
+    m.CodingQueryRaised,
+    "The encounter cannot be coded as documented; it waits on the coder worklist.",
+)
+CLAIM_SUBMITTED = Topic(
+    "claim.submitted",
+    "1.0",
+    m.ClaimSubmitted,
+    "An 837 claim was built, scrubbed and handed to the clearinghouse.",
+)
+CLAIM_REJECTED = Topic(
+    "claim.rejected",
+    "1.0",
+    m.ClaimRejected,
+    "The clearinghouse (999), payer front end (277CA) or scrubber rejected the claim.",
+)
+REMITTANCE_RECEIVED = Topic(
+    "remittance.received",
+    "1.0",
+    m.RemittanceReceived,
+    "The payer's 835 adjudicated the claim and the payment was posted.",
+)
+CLAIM_DENIED = Topic(
+    "claim.denied",
+    "1.0",
+    m.ClaimDenied,
+    "The payer denied the claim; CARC/RARC, category and recommended action.",
+)
+PATIENT_BALANCE_DUE = Topic(
+    "patient.balance-due",
+    "1.0",
+    m.PatientBalanceDue,
+    "After posting, the patient owes a balance (deductible, coinsurance, copay).",
+)
+
+TOPICS: dict[str, Topic] = {
+    t.event_type: t
+    for t in (
+        ENCOUNTER_DOCUMENTED,
+        ENCOUNTER_CODED,
+        CODING_QUERY_RAISED,
+        CLAIM_SUBMITTED,
+        CLAIM_REJECTED,
+        REMITTANCE_RECEIVED,
+        CLAIM_DENIED,
+        PATIENT_BALANCE_DUE,
+    )
+}
+TOPICS_BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS.values()}
+
+
+def message_key(tenant_id: str, encounter_id: str) -> str:
+    return f"{tenant_id}:{encounter_id}"
