@@ -127,7 +127,9 @@ class AdjustmentGroup(StrEnum):
 
     CONTRACTUAL = "CO"
     PATIENT_RESPONSIBILITY = "PR"
-    OTHER = "OI"
+    OTHER_INSURANCE = "OI"
+    # OA was retired from X12 5010's list but payers still send it; keep reading it.
+    OTHER_ADJUSTMENT = "OA"
     PAYER_INITIATED = "PI"
     CORRECTION = "CR"
 

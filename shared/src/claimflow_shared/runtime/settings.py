@@ -34,6 +34,10 @@ class ServiceSettings(BaseSettings):
     retry_max_backoff_s: float = 10.0
     outbox_batch_size: int = 500
     outbox_poll_interval_s: float = 0.5
+    # `tenant=sha256(key),...`; empty for a local run, where X-Tenant-ID is trusted.
+    api_keys: str = ""
+    kafka_partitions: int = 6
+    kafka_replication_factor: int = 1
 
     @property
     def consumer_group(self) -> str:

@@ -1,0 +1,295 @@
+"""The whole stack as local processes: Kafka, PostgreSQL, four services and the payer
+simulator, each started in the background with its environment and a pid file."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+from claimflow_local._process import free_port, pid_alive, read_pid, stop_pid, wait_until
+from claimflow_local.kafka import KafkaBroker, new_broker
+from claimflow_local.postgres import PostgresCluster, new_cluster
+
+SERVICES = ("intake", "coding", "claims", "remittance")
+DEFAULT_PORTS = {
+    "intake": 8001,
+    "coding": 8002,
+    "claims": 8003,
+    "remittance": 8004,
+    "simulator": 8010,
+}
+
+
+def http_ready(url: str) -> bool:
+    try:
+        with urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (URLError, OSError, ValueError):
+        return False
+
+
+@dataclass
+class Process:
+    """One background program with a pid file and a log file under `run_dir`."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    port: int
+    run_dir: Path
+    pid: int | None = None
+    popen: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / f"{self.name}.log"
+
+    def start(self) -> Process:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            proc = subprocess.Popen(
+                self.command,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid = proc.pid
+        self.popen = proc
+        self.pid_file.write_text(str(proc.pid))
+        return self
+
+    def running(self) -> bool:
+        if self.popen is not None:
+            return self.popen.poll() is None
+        pid = self.pid or read_pid(self.pid_file)
+        return bool(pid and pid_alive(pid))
+
+    def ready(self) -> bool:
+        return http_ready(f"{self.url}/health/ready")
+
+    def wait_ready(self, timeout: float = 90.0) -> Process:
+        def check() -> bool:
+            if not self.running():
+                raise RuntimeError(f"{self.name} exited; see {self.log_file}")
+            return self.ready()
+
+        wait_until(check, timeout=timeout, what=self.name, log=self.log_file)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, not a shutdown."""
+        pid = self.pid or read_pid(self.pid_file)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            if self.popen is not None:
+                self.popen.wait()
+        self.pid = None
+        self.popen = None
+
+    def stop(self) -> None:
+        pid = self.pid or read_pid(self.pid_file)
+        if pid:
+            stop_pid(pid, timeout=30)
+        if self.popen is not None:
+            self.popen.wait()
+        self.pid = None
+        self.popen = None
+        self.pid_file.unlink(missing_ok=True)
+
+
+def _bin(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else (shutil.which(name) or name)
+
+
+@dataclass
+class Stack:
+    """Where everything lives and how to reach it."""
+
+    home: Path
+    kafka_bootstrap: str
+    database_urls: dict[str, str]
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    extra_env: dict[str, str] = field(default_factory=dict)
+    simulator_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    def service_env(self, name: str) -> dict[str, str]:
+        return {
+            "SERVICE_NAME": name,
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "DATABASE_URL": self.database_urls.get(name, ""),
+            "DATA_DIR": str(self.home / "data"),
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(self.ports[name]),
+            "CLEARINGHOUSE_URL": f"http://127.0.0.1:{self.ports['simulator']}",
+            **self.extra_env,
+        }
+
+    def __post_init__(self) -> None:
+        self._processes: dict[str, Process] = {}
+
+    def process(self, name: str) -> Process:
+        """The same Process object for a name, so a started child can be reaped."""
+        if name not in self._processes:
+            self._processes[name] = self._make_process(name)
+        return self._processes[name]
+
+    def _make_process(self, name: str) -> Process:
+        if name == "simulator":
+            env = {
+                "SIMULATOR_HTTP_PORT": str(self.ports["simulator"]),
+                "SIMULATOR_DATA_DIR": str(self.home / "simulator"),
+                **self.simulator_env,
+            }
+            return Process(name, [_bin("payer-simulator")], env, self.ports[name], self.run_dir)
+        return Process(
+            name,
+            [_bin(f"claimflow-{name}")],
+            self.service_env(name),
+            self.ports[name],
+            self.run_dir,
+        )
+
+    def processes(self) -> list[Process]:
+        return [self.process(name) for name in ("simulator", *SERVICES)]
+
+    def start(self, *, timeout: float = 120.0, names: list[str] | None = None) -> list[Process]:
+        procs = [
+            p for p in self.processes() if not p.running() and (names is None or p.name in names)
+        ]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.wait_ready(timeout)
+        return self.processes()
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes()):
+            proc.stop()
+
+    def save(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "stack.json").write_text(
+            json.dumps(
+                {
+                    "kafka_bootstrap": self.kafka_bootstrap,
+                    "database_urls": self.database_urls,
+                    "ports": self.ports,
+                    "extra_env": self.extra_env,
+                    "simulator_env": self.simulator_env,
+                },
+                indent=2,
+            )
+        )
+
+    @classmethod
+    def load(cls, home: Path) -> Stack | None:
+        path = home / "stack.json"
+        if not path.exists():
+            return None
+        return cls(home=home, **json.loads(path.read_text()))
+
+
+@dataclass
+class Infrastructure:
+    """Kafka and PostgreSQL for a stack: the environment's, else local runners."""
+
+    kafka_bootstrap: str
+    postgres: PostgresCluster | None = None
+    broker: KafkaBroker | None = None
+    external_database_url: str | None = None
+
+    def database_url(self, name: str) -> str:
+        """Each service gets its own database on the server."""
+        if self.postgres:
+            self.postgres.create_database(f"claimflow_{name}")
+            return self.postgres.url(f"claimflow_{name}")
+        if self.external_database_url:
+            return external_database(self.external_database_url, name)
+        return ""
+
+    def stop(self) -> None:
+        if self.broker:
+            self.broker.stop()
+        if self.postgres:
+            self.postgres.stop()
+
+
+def start_infrastructure(home: Path, *, with_postgres: bool = True) -> Infrastructure:
+    """Use KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set; otherwise run our own."""
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o755)  # the postgres user must reach its data directory
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    broker = None
+    if not bootstrap:
+        broker = new_broker(home / "kafka")
+        broker.start()
+        bootstrap = broker.bootstrap_servers
+    external = os.environ.get("DATABASE_URL") or None
+    cluster = None
+    if with_postgres and not external:
+        cluster = new_cluster(home / "postgres").start()
+    return Infrastructure(
+        bootstrap, postgres=cluster, broker=broker, external_database_url=external
+    )
+
+
+def external_database(url: str, name: str) -> str:
+    """`postgresql+asyncpg://u:p@h/claimflow` → `.../claimflow_<name>`, created if missing."""
+    import asyncio
+
+    import asyncpg
+
+    base, _, dbname = url.rpartition("/")
+    dbname = dbname.split("?")[0] or "claimflow"
+    target = f"{dbname}_{name}"
+    plain = base.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def create() -> None:
+        conn = await asyncpg.connect(f"{plain}/{dbname}")
+        try:
+            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname=$1", target)
+            if not exists:
+                await conn.execute(f'CREATE DATABASE "{target}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return f"{base}/{target}"
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    return predicate()
+
+
+__all__ = ["Infrastructure", "Process", "Stack", "free_port", "start_infrastructure"]

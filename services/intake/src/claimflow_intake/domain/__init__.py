@@ -1,0 +1,1 @@
+"""Intake's pure rules: what an acceptable encounter is and how it becomes an event."""

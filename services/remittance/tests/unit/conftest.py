@@ -1,0 +1,45 @@
+"""Shared fixtures: the public 835 samples and a builder for small hand-written 835s."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "x12-samples" / "835"
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    if not SAMPLES.is_dir():
+        pytest.skip(f"835 samples not found at {SAMPLES}")
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def sample_text(samples: Path) -> Callable[[str], str]:
+    def read(name: str) -> str:
+        return (samples / name).read_text(encoding="utf-8")
+
+    return read
+
+
+@pytest.fixture(scope="session")
+def era() -> Callable[..., str]:
+    """Wrap claim/PLB segments in ST, BPR, TRN, N1 loops and a correctly counted SE."""
+
+    def build(*body: str, total: str = "100.00", control: str = "0001") -> str:
+        segments = [
+            f"ST*835*{control}",
+            f"BPR*I*{total}*C*ACH************20240115",
+            "TRN*1*EFT0001*1234567890",
+            "DTM*405*20240114",
+            "N1*PR*ACME HEALTH PLAN",
+            "REF*2U*ACME1",
+            "N1*PE*GOOD CLINIC*XX*1234567893",
+            "LX*1",
+            *body,
+        ]
+        segments.append(f"SE*{len(segments) + 1}*{control}")
+        return "~\n".join(segments) + "~\n"
+
+    return build
