@@ -46,11 +46,12 @@ def provider_org(tenant: str, index: int) -> dict[str, Any]:
             "npi": make_npi(rng),
             "name": f"{tenant.upper()} MEDICAL GROUP",
             "tax_id": f"{rng.randrange(10**8, 10**9):09d}",
+            # The 837P wants the billing provider's ZIP+4.
             "address": {
                 "line1": f"{rng.randrange(10, 999)} Main St",
                 "city": city,
                 "state": state,
-                "postal_code": postal,
+                "postal_code": f"{postal}{rng.randrange(10**4):04d}",
             },
         },
         "rendering": {

@@ -123,15 +123,15 @@ class ProcedureCodeSystem(StrEnum):
 
 
 class AdjustmentGroup(StrEnum):
-    """CAS01 claim adjustment group codes."""
+    """CAS01 claim adjustment group codes: CO, OA, PI, PR in 5010; CR only in 4010 files,
+    still seen in reversals; OI kept for the design brief's contract."""
 
     CONTRACTUAL = "CO"
     PATIENT_RESPONSIBILITY = "PR"
-    OTHER_INSURANCE = "OI"
-    # OA was retired from X12 5010's list but payers still send it; keep reading it.
     OTHER_ADJUSTMENT = "OA"
     PAYER_INITIATED = "PI"
     CORRECTION = "CR"
+    OTHER_INSURANCE = "OI"
 
 
 def procedure_code(system: ProcedureCodeSystem, code: str) -> str:

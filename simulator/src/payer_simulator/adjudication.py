@@ -171,9 +171,7 @@ def adjudicate(claim: SubmittedClaim, *, seed: int, denial_rate: float) -> Adjud
     return _pay(claim, icn, seed)
 
 
-def _deny(
-    claim: SubmittedClaim, icn: str, carc: str, rarcs: tuple[str, ...]
-) -> Adjudication:
+def _deny(claim: SubmittedClaim, icn: str, carc: str, rarcs: tuple[str, ...]) -> Adjudication:
     lines = tuple(
         LineAdjudication(
             line=line,

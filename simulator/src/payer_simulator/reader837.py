@@ -193,6 +193,24 @@ class _Reader:
         self.ts: TransactionSet837 | None = None
         self.ts_position = 0
         self.iea_seen = False
+        self._start_body()
+        self._envelope_handlers = {
+            "ISA": self._on_isa,
+            "GS": self._on_gs,
+            "ST": self._on_st,
+            "SE": self._on_se,
+            "GE": self._on_ge,
+            "IEA": self._on_iea,
+        }
+
+    def _start_body(self) -> None:
+        self.hl_level = ""
+        self.hl_position = 0
+        self.billing: dict[str, str] | None = None
+        self.subscriber: dict[str, str] = {}
+        self.patient: dict[str, str] | None = None
+        self.claim: _Claim | None = None
+        self.line: _Line | None = None
 
     # ---- envelope -------------------------------------------------------------------------
 
@@ -200,9 +218,9 @@ class _Reader:
         for seg in self.segments:
             if self.ts is not None:
                 self.ts_position += 1
-            handler = getattr(self, f"_on_{seg.id.lower()}", None)
-            if seg.id in {"ISA", "GS", "ST", "SE", "GE", "IEA"}:
-                handler(seg)
+            envelope_handler = self._envelope_handlers.get(seg.id)
+            if envelope_handler is not None:
+                envelope_handler(seg)
             elif self.ts is None:
                 self._envelope_problem(f"segment {seg.id} outside a transaction set")
             else:
@@ -289,13 +307,7 @@ class _Reader:
         self.ts = TransactionSet837(control_number=seg.el(2).strip(), version=seg.el(3).strip())
         self.group.transaction_sets.append(self.ts)
         self.ts_position = 1
-        self.hl_level = ""
-        self.hl_position = 0
-        self.billing: dict[str, str] | None = None
-        self.subscriber: dict[str, str] = {}
-        self.patient: dict[str, str] | None = None
-        self.claim: _Claim | None = None
-        self.line: _Line | None = None
+        self._start_body()
         if seg.el(1) != "837":
             self._ts_problem(f"transaction set {seg.el(1)!r} is not an 837", "1")
 
@@ -323,8 +335,7 @@ class _Reader:
                 )
             if se.el(1).strip() != str(self.ts_position):
                 self._ts_problem(
-                    f"SE01 says {se.el(1)!r} segments, the transaction set has "
-                    f"{self.ts_position}",
+                    f"SE01 says {se.el(1)!r} segments, the transaction set has {self.ts_position}",
                     "4",
                 )
         if any(p.scope is ProblemScope.SEGMENT for p in self.ts.problems):
@@ -484,7 +495,9 @@ class _Reader:
             patient=dict(self.patient) if self.patient is not None else None,
         )
         if not seg.el(1):
-            self._problem(seg, "CLM01 claim id missing", loop_id="2300", element=1, element_code="1")
+            self._problem(
+                seg, "CLM01 claim id missing", loop_id="2300", element=1, element_code="1"
+            )
         self._check_amount(seg, 2, "2300", "CLM02 total charge")
         parts = self._composite(seg, 5, "2300", "CLM05")
         if len(parts) < 3 or not parts[2]:
@@ -557,9 +570,7 @@ class _Reader:
     def _check_amount(self, seg: Segment, index: int, loop_id: str, what: str) -> None:
         raw = seg.el(index)
         if not raw:
-            self._problem(
-                seg, f"{what} missing", loop_id=loop_id, element=index, element_code="1"
-            )
+            self._problem(seg, f"{what} missing", loop_id=loop_id, element=index, element_code="1")
         elif parse_amount(raw) is None:
             self._problem(
                 seg,

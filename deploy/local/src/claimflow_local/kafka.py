@@ -182,3 +182,12 @@ class KafkaBroker:
 
 def new_broker(home: Path, port: int | None = None) -> KafkaBroker:
     return KafkaBroker(home=home, port=port or free_port(), controller_port=free_port())
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["fetch"]:
+        print(f"Kafka jars ready in {kafka_jars()}")
+    else:
+        sys.exit("usage: python -m claimflow_local.kafka fetch")

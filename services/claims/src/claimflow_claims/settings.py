@@ -11,3 +11,4 @@ class Settings(ServiceSettings):
     submitter_name: str = "CLAIMFLOW RCM"
     receiver_id: str = "PAYERSIM"
     submit_batch_size: int = 100
+    submit_interval_s: float = 0.5

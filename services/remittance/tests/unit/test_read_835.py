@@ -1,3 +1,4 @@
+import contextlib
 import random
 from datetime import date
 from decimal import Decimal
@@ -204,10 +205,8 @@ def test_every_cut_and_every_corruption_of_a_sample_is_read_or_rejected_as_x12(s
             chars[rng.randrange(len(chars))] = rng.choice("*~:>^0123456789.-AZ \n")
         damaged.append("".join(chars))
     for variant in damaged:
-        try:
+        with contextlib.suppress(X12Error):
             read_835_file(variant)
-        except X12Error:
-            pass
 
 
 def test_bad_amount_becomes_a_problem_and_reads_as_zero(era):

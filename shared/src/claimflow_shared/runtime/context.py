@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -26,6 +27,7 @@ class HandlerContext:
         *,
         tenant_id: str | None = None,
         encounter_id: str | None = None,
+        causation_id: uuid.UUID | None = None,
         detail: str | None = None,
     ) -> EventEnvelope:
         """Stage an event in this transaction; the relay publishes it after commit."""
@@ -40,7 +42,7 @@ class HandlerContext:
             encounter_id=encounter,
             payload=payload,
             producer=self.producer,
-            causation_id=self.cause.event_id if self.cause else None,
+            causation_id=causation_id or (self.cause.event_id if self.cause else None),
         )
         add_to_outbox(self.session, envelope, detail=detail)
         self.emitted.append(envelope)

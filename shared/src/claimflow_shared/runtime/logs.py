@@ -51,5 +51,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "uvicorn.access", "faststream"):
+    for noisy in ("aiokafka", "uvicorn.access", "faststream", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

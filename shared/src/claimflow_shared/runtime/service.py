@@ -54,6 +54,7 @@ class Service:
     routers: list[APIRouter] = field(default_factory=list)
     background: list[BackgroundLoop] = field(default_factory=list)
     description: str = ""
+    state: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         name = self.settings.service_name

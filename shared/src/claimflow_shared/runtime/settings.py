@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     """Settings every service reads. Environment variables use the field names in capitals."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", env_parse_none_str="")
 
     service_name: str = "claimflow"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"

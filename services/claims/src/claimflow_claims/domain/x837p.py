@@ -6,9 +6,9 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
-from claimflow_shared.codes import ProcedureCodeSystem
 from claimflow_shared.events.models import Address, BillingProvider, CoveragePriority
 from claimflow_shared.x12 import Delimiters, Envelope, render, wrap_interchange
 
@@ -24,7 +24,8 @@ _PAYER_RESPONSIBILITY = {
     CoveragePriority.SECONDARY: "S",
     CoveragePriority.TERTIARY: "T",
 }
-_PROCEDURE_QUALIFIER = {ProcedureCodeSystem.CPT: "HC", ProcedureCodeSystem.HCPCS: "HC"}
+# SV101-1: CPT and HCPCS Level II codes share the HC qualifier.
+_PROCEDURE_QUALIFIER = "HC"
 
 
 class UnwritableClaim(ValueError):
@@ -88,7 +89,9 @@ class _SegmentWriter:
 
     delims: Delimiters
 
-    def text(self, value: object) -> str:
+    def text(self, value: object, *, upper: bool = False) -> str:
+        """ASCII text without delimiters; `upper` is for names, never for identifiers, since
+        the ids we send (CLM01 above all) come back in 999/277CA/835 and must match as sent."""
         # pyx12 and many clearinghouses read ASCII only, and a delimiter inside data would
         # split an element or end a segment early: transliterate, then blank delimiters.
         ascii_text = (
@@ -99,10 +102,13 @@ class _SegmentWriter:
         cleaned = "".join(
             " " if ch in forbidden or not ch.isprintable() else ch for ch in ascii_text
         )
-        return re.sub(r"\s+", " ", cleaned).strip().upper()
+        cleaned = re.sub(r"\s+", " ", cleaned).strip()
+        return cleaned.upper() if upper else cleaned
 
-    def required(self, value: object, what: str, claim_id: str | None = None) -> str:
-        text = self.text(value)
+    def required(
+        self, value: object, what: str, claim_id: str | None = None, *, upper: bool = False
+    ) -> str:
+        text = self.text(value, upper=upper)
         if not text:
             owner = f"claim {claim_id}: " if claim_id else ""
             raise UnwritableClaim(f"{owner}{what} is empty once delimiters are removed")
@@ -121,7 +127,7 @@ def _amount(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _d8(value) -> str:
+def _d8(value: date) -> str:
     return value.strftime("%Y%m%d")
 
 
@@ -136,7 +142,7 @@ def _transaction(
 ) -> list[list[str]]:
     control = f"{number:04d}"
     created = envelope.created_at
-    per = ["PER", "IC", w.required(submitter.contact_name, "submitter contact"), "TE"]
+    per = ["PER", "IC", w.required(submitter.contact_name, "submitter contact", upper=True), "TE"]
     per.append(re.sub(r"\D", "", submitter.phone))
     if submitter.email:
         per += ["EM", w.text(submitter.email)]
@@ -154,7 +160,7 @@ def _transaction(
         _nm1(
             "41",
             "2",
-            w.required(submitter.name, "submitter name"),
+            w.required(submitter.name, "submitter name", upper=True),
             id_qualifier="46",
             identifier=w.required(submitter.identifier, "submitter id"),
         ),
@@ -162,7 +168,7 @@ def _transaction(
         _nm1(
             "40",
             "2",
-            w.required(receiver.name, "receiver name"),
+            w.required(receiver.name, "receiver name", upper=True),
             id_qualifier="46",
             identifier=w.required(receiver.identifier, "receiver id"),
         ),
@@ -226,14 +232,15 @@ def _nm1(
 
 
 def _address(address: Address, w: _SegmentWriter) -> list[list[str]]:
-    n3 = ["N3", w.required(address.line1, "address line 1")]
+    n3 = ["N3", w.required(address.line1, "address line 1", upper=True)]
     if address.line2 and w.text(address.line2):
-        n3.append(w.text(address.line2))
-    return [n3, ["N4", w.required(address.city, "city"), address.state, address.postal_code]]
+        n3.append(w.text(address.line2, upper=True))
+    city = w.required(address.city, "city", upper=True)
+    return [n3, ["N4", city, address.state, address.postal_code]]
 
 
 def _billing_provider(billing: BillingProvider, w: _SegmentWriter) -> list[list[str]]:
-    name = w.required(billing.name, "billing provider name")
+    name = w.required(billing.name, "billing provider name", upper=True)
     return [
         _nm1("85", "2", name, id_qualifier="XX", identifier=billing.npi),
         *_address(billing.address, w),
@@ -281,8 +288,8 @@ def _subscriber_and_claim(
         _nm1(
             "IL",
             "1",
-            w.required(last, "subscriber last name", claim.claim_id),
-            w.text(first),
+            w.required(last, "subscriber last name", claim.claim_id, upper=True),
+            w.text(first, upper=True),
             id_qualifier="MI",
             identifier=member_id,
         )
@@ -296,7 +303,7 @@ def _subscriber_and_claim(
         _nm1(
             "PR",
             "2",
-            w.required(payer.name, "payer name", claim.claim_id),
+            w.required(payer.name, "payer name", claim.claim_id, upper=True),
             id_qualifier="PI",
             identifier=w.required(payer.payer_id, "payer id", claim.claim_id),
         )
@@ -308,8 +315,8 @@ def _subscriber_and_claim(
             _nm1(
                 "QC",
                 "1",
-                w.required(patient.last_name, "patient last name", claim.claim_id),
-                w.text(patient.first_name),
+                w.required(patient.last_name, "patient last name", claim.claim_id, upper=True),
+                w.text(patient.first_name, upper=True),
             ),
             *_address(patient.address, w),
             ["DMG", "D8", _d8(patient.birth_date), patient.sex.value],
@@ -318,8 +325,12 @@ def _subscriber_and_claim(
 
 
 def _claim(claim: Claim, w: _SegmentWriter) -> list[list[str]]:
-    if not claim.diagnoses or not claim.lines:
-        raise UnwritableClaim(f"claim {claim.claim_id}: needs diagnoses and service lines")
+    # HI holds at most 12 diagnoses and loop 2400 repeats at most 50 times.
+    if not 1 <= len(claim.diagnoses) <= 12 or not 1 <= len(claim.lines) <= 50:
+        raise UnwritableClaim(
+            f"claim {claim.claim_id}: needs 1-12 diagnoses and 1-50 service lines, has "
+            f"{len(claim.diagnoses)} and {len(claim.lines)}"
+        )
     segments: list[list[str]] = [
         [
             "CLM",
@@ -349,8 +360,8 @@ def _claim(claim: Claim, w: _SegmentWriter) -> list[list[str]]:
             _nm1(
                 "82",
                 "1",
-                w.required(rendering.last_name, "rendering last name", claim.claim_id),
-                w.text(rendering.first_name),
+                w.required(rendering.last_name, "rendering last name", claim.claim_id, upper=True),
+                w.text(rendering.first_name, upper=True),
                 id_qualifier="XX",
                 identifier=rendering.npi,
             )
@@ -359,7 +370,7 @@ def _claim(claim: Claim, w: _SegmentWriter) -> list[list[str]]:
             segments.append(["PRV", "PE", "PXC", w.text(rendering.taxonomy)])
     for number, line in enumerate(claim.lines, start=1):
         procedure = w.composite(
-            _PROCEDURE_QUALIFIER[line.code_system],
+            _PROCEDURE_QUALIFIER,
             w.text(line.code),
             *(w.text(modifier) for modifier in line.modifiers),
         )

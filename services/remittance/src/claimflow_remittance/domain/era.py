@@ -117,7 +117,7 @@ class Payee:
 
 @dataclass(frozen=True)
 class Payment:
-    """BPR: handling code (I remittance only, C payment and remittance, H notification), ..."""
+    """BPR: BPR01 handling (I remit only, C pay and remit, H notice), BPR02, BPR03, BPR04, BPR16."""
 
     handling_code: str
     amount: Decimal
@@ -374,22 +374,19 @@ def _amount(
     return cents
 
 
-def _quantity(
-    tx: _TransactionDraft, segment: Segment, index: int, name: str, default: Decimal | None
-) -> Decimal | None:
+def _quantity(tx: _TransactionDraft, segment: Segment, index: int, name: str) -> Decimal | None:
     raw = segment.el(index).strip()
     if not raw:
-        return default
+        return None
     value = _decimal(raw)
     if value is None:
-        tx.problem(segment, f"{name} {raw!r} is not a number; read as {default}")
-        return default
+        tx.problem(segment, f"{name} {raw!r} is not a number; ignored")
     return value
 
 
 def _units(tx: _TransactionDraft, segment: Segment) -> Decimal:
     # SVC05 is omitted when one unit was paid (IG 2110 SVC05 note), so blank means 1.
-    units = _quantity(tx, segment, 5, "SVC05 units", ONE)
+    units = _quantity(tx, segment, 5, "SVC05 units")
     return ONE if units is None else units
 
 
@@ -560,7 +557,7 @@ def _on_cas(tx: _TransactionDraft, s: Segment) -> None:
                 group=group,
                 reason=reason,
                 amount=_amount(tx, s, start + 1, f"CAS{start + 1:02d} amount"),
-                quantity=_quantity(tx, s, start + 2, f"CAS{start + 2:02d} quantity", None),
+                quantity=_quantity(tx, s, start + 2, f"CAS{start + 2:02d} quantity"),
             )
         )
 
@@ -601,7 +598,7 @@ def _on_svc(tx: _TransactionDraft, s: Segment) -> None:
         revenue_code=s.el(4).strip(),
         units=_units(tx, s),
         original_procedure=_procedure(tx, s, 6, "SVC06") if s.el(6).strip() else None,
-        original_units=_quantity(tx, s, 7, "SVC07 original units", None),
+        original_units=_quantity(tx, s, 7, "SVC07 original units"),
         position=s.position,
     )
     tx.claim.lines.append(tx.line)

@@ -24,19 +24,15 @@ from claimflow_remittance.domain.denials import DenialCategory, is_denial
 from claimflow_remittance.domain.era import Adjustment, ClaimPayment, Remittance, ServicePayment
 from claimflow_remittance.domain.posting import Posting, all_adjustments
 
-# Real 835s send OA ("other adjustments"); older builds of the shared enum only know OI.
-_STAND_INS = {"OA": "OI"}
-
 
 def adjustment_group(code: str) -> AdjustmentGroup:
     """The shared enum member for a CAS01 group code; ValueError if there is none."""
-    code = code.strip().upper()
-    for candidate in (code, _STAND_INS.get(code)):
-        try:
-            return AdjustmentGroup(candidate)
-        except ValueError:
-            continue
-    raise ValueError(f"CAS group {code!r} has no AdjustmentGroup in the shared contract")
+    try:
+        return AdjustmentGroup(code.strip().upper())
+    except ValueError:
+        raise ValueError(
+            f"CAS group {code!r} has no AdjustmentGroup in the shared contract"
+        ) from None
 
 
 def remittance_received_payload(

@@ -1,0 +1,188 @@
+"""The local stack behind `claimflow up/down`, and dead-letter tools that talk to Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+from pathlib import Path
+
+import typer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from claimflow_local._process import port_open
+from claimflow_local.kafka import KafkaBroker
+from claimflow_local.postgres import PostgresCluster
+from claimflow_local.stack import (
+    DEFAULT_PORTS,
+    SERVICES,
+    Infrastructure,
+    Stack,
+    free_port,
+    start_infrastructure,
+)
+from claimflow_shared.topics import TOPICS
+from rich.console import Console
+
+KAFKA_PORT = 19092
+
+
+def _port(preferred: int) -> int:
+    return preferred if not port_open(preferred) else free_port()
+
+
+def up(home: Path, console: Console) -> Stack:
+    stack = Stack.load(home)
+    if stack and all(p.running() for p in stack.processes()):
+        console.print("already running")
+        return stack
+    if stack is None:
+        with console.status("starting Kafka and PostgreSQL (first run fetches Kafka's jars)"):
+            infra = start_infrastructure(home / "infra")
+            stack = Stack(
+                home=home,
+                kafka_bootstrap=infra.kafka_bootstrap,
+                database_urls={name: infra.database_url(name) for name in SERVICES},
+                ports={name: _port(port) for name, port in DEFAULT_PORTS.items()},
+            )
+            _save_infra(home, infra)
+            stack.save()
+    else:
+        _restart_infra(home, console)
+    with console.status("starting the services and the payer simulator"):
+        stack.start()
+    return stack
+
+
+def _save_infra(home: Path, infra: Infrastructure) -> None:
+    record = {}
+    if infra.broker:
+        b = infra.broker
+        record["kafka"] = {
+            "home": str(b.home),
+            "port": b.port,
+            "controller_port": b.controller_port,
+        }
+    if infra.postgres:
+        record["postgres"] = {"home": str(infra.postgres.home), "port": infra.postgres.port}
+    (home / "infra.json").write_text(json.dumps(record, indent=2))
+
+
+def _load_infra(home: Path) -> tuple[KafkaBroker | None, PostgresCluster | None]:
+    path = home / "infra.json"
+    if not path.exists():
+        return None, None
+    record = json.loads(path.read_text())
+    broker = cluster = None
+    if k := record.get("kafka"):
+        broker = KafkaBroker(
+            home=Path(k["home"]), port=k["port"], controller_port=k["controller_port"]
+        )
+    if p := record.get("postgres"):
+        cluster = PostgresCluster(home=Path(p["home"]), port=p["port"])
+    return broker, cluster
+
+
+def _restart_infra(home: Path, console: Console) -> None:
+    broker, cluster = _load_infra(home)
+    with console.status("restarting Kafka and PostgreSQL"):
+        if cluster and not port_open(cluster.port):
+            cluster.start()
+        if broker and not port_open(broker.port):
+            broker.log_file.unlink(missing_ok=True)
+            broker.start()
+
+
+def down(home: Path, console: Console) -> None:
+    stack = Stack.load(home)
+    if stack is None:
+        console.print("nothing is running")
+        return
+    stack.stop()
+    broker, cluster = _load_infra(home)
+    if broker:
+        broker.stop()
+    if cluster:
+        cluster.stop()
+    console.print("stopped the services, the simulator, Kafka and PostgreSQL")
+
+
+def require(home: Path) -> Stack:
+    stack = Stack.load(home)
+    if stack is None:
+        raise typer.BadParameter("ClaimFlow is not up: run `claimflow up` (or `make demo`) first")
+    return stack
+
+
+def write_asyncapi(out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in SERVICES:
+        service = importlib.import_module(f"claimflow_{name}.bootstrap").build()
+        path = out / f"{name}.asyncapi.json"
+        path.write_text(json.dumps(service.asyncapi(), indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written
+
+
+async def _dead_letters(bootstrap: str, topics: list[str], limit: int) -> list[dict]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    letters: list[dict] = []
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or {0})
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
+            for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+                for r in records:
+                    headers = {k: v.decode(errors="replace") for k, v in r.headers or []}
+                    letters.append(
+                        {
+                            "dlq": tp.topic,
+                            "offset": r.offset,
+                            "key": r.key,
+                            "value": r.value,
+                            "original": f"{headers.get('dlq.original_topic')}"
+                            f"[{headers.get('dlq.original_partition')}]"
+                            f"@{headers.get('dlq.original_offset')}",
+                            "original_topic": headers.get("dlq.original_topic"),
+                            "error": headers.get("dlq.error", ""),
+                            "headers": r.headers or [],
+                        }
+                    )
+    finally:
+        await consumer.stop()
+    return letters[-limit:] if limit else letters
+
+
+def read_dead_letters(stack: Stack, *, topic: str | None, limit: int) -> list[dict]:
+    topics = [topic] if topic else [t.dlq for t in TOPICS.values()]
+    return asyncio.run(_dead_letters(stack.kafka_bootstrap, topics, limit))
+
+
+def replay_dead_letters(stack: Stack, *, dlq_topic: str, offset: int | None) -> int:
+    async def replay() -> int:
+        letters = await _dead_letters(stack.kafka_bootstrap, [dlq_topic], 0)
+        chosen = [x for x in letters if offset is None or x["offset"] == offset]
+        producer = AIOKafkaProducer(
+            bootstrap_servers=stack.kafka_bootstrap, enable_idempotence=True, acks="all"
+        )
+        await producer.start()
+        try:
+            for letter in chosen:
+                headers = [(k, v) for k, v in letter["headers"] if not k.startswith("dlq.")]
+                headers.append(("dlq.replayed_from", f"{dlq_topic}@{letter['offset']}".encode()))
+                await producer.send_and_wait(
+                    letter["original_topic"],
+                    value=letter["value"],
+                    key=letter["key"],
+                    headers=headers,
+                )
+        finally:
+            await producer.stop()
+        return len(chosen)
+
+    return asyncio.run(replay())

@@ -1,0 +1,157 @@
+"""`claimflow`: run the local stack, push a demo batch through it, trace one encounter."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from claimflow_cli import demo as demo_run
+from claimflow_cli import local
+from claimflow_cli.client import StackClient
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="ClaimFlow: an event-driven revenue-cycle engine.",
+)
+console = Console(stderr=True)
+
+
+def _home() -> Path:
+    return Path(os.environ.get("CLAIMFLOW_HOME", ".claimflow")).resolve()
+
+
+@app.command()
+def up() -> None:
+    """Start Kafka, PostgreSQL, the four services and the payer simulator; wait until ready."""
+    stack = local.up(_home(), console)
+    console.print(f"[green]ClaimFlow is up[/] (state in {stack.home}); `claimflow down` stops it.")
+
+
+@app.command()
+def down() -> None:
+    """Stop everything `claimflow up` started."""
+    local.down(_home(), console)
+
+
+@app.command()
+def status() -> None:
+    """Readiness, consumer lag and outbox backlog of every process."""
+    stack = local.require(_home())
+    table = Table(title="ClaimFlow")
+    for column in ("process", "url", "ready", "consumer lag", "outbox backlog"):
+        table.add_column(column)
+    with StackClient(stack) as client:
+        for name, row in client.status().items():
+            table.add_row(
+                name,
+                row["url"],
+                "yes" if row["ready"] else "[red]no[/]",
+                str(row.get("lag", "-")),
+                str(row.get("backlog", "-")),
+            )
+    Console().print(table)
+
+
+@app.command()
+def demo(
+    encounters: Annotated[int, typer.Option(min=1, help="Encounters in the batch")] = 100,
+    tenants: Annotated[int, typer.Option(min=1, max=50, help="Provider organisations")] = 2,
+    timeout: Annotated[float, typer.Option(help="Give up after this many idle seconds")] = 120,
+    as_json: Annotated[bool, typer.Option("--json", help="End with the summary as JSON")] = False,
+) -> None:
+    """Send a synthetic batch through intake and follow it to paid or denied."""
+    stack = local.require(_home())
+    summary = demo_run.run(
+        stack, encounters=encounters, tenants=tenants, idle_timeout=timeout, console=console
+    )
+    demo_run.print_summary(summary, Console())
+    (_home() / "last-demo.json").write_text(json.dumps(summary, default=str))
+    if as_json:
+        print(json.dumps(summary, default=str))
+    if summary["lost"] or summary["duplicated"]:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def trace(
+    encounter_id: str,
+    tenant: Annotated[str | None, typer.Option(help="Tenant (default: from the last demo)")] = None,
+) -> None:
+    """Every event of one encounter across all services, in order, with timings."""
+    stack = local.require(_home())
+    if tenant is None:
+        last = _home() / "last-demo.json"
+        owners = (
+            json.loads(last.read_text()).get("tenants_by_encounter", {}) if last.exists() else {}
+        )
+        tenant = owners.get(encounter_id)
+        if tenant is None:
+            raise typer.BadParameter("pass --tenant: the encounter is not from the last demo")
+    with StackClient(stack) as client:
+        entries = client.timeline(tenant, encounter_id)
+    if not entries:
+        console.print(f"[yellow]no events for {encounter_id} in tenant {tenant}[/]")
+        raise typer.Exit(code=1)
+    table = Table(title=f"Encounter {encounter_id} ({tenant})")
+    for column in ("+ms", "service", "direction", "event", "event id", "caused by", "detail"):
+        table.add_column(column)
+    start = entries[0]["at_dt"]
+    for e in entries:
+        table.add_row(
+            f"{(e['at_dt'] - start).total_seconds() * 1000:.0f}",
+            e["service"],
+            e["direction"],
+            e["event_type"],
+            e["event_id"][:8],
+            (e["causation_id"] or "")[:8],
+            e["detail"] or "",
+        )
+    Console().print(table)
+
+
+@app.command()
+def docs(
+    out: Annotated[Path, typer.Option(help="Folder for the AsyncAPI files")] = Path(
+        "docs/asyncapi"
+    ),
+) -> None:
+    """Write the AsyncAPI document of every service."""
+    for path in local.write_asyncapi(out):
+        console.print(f"wrote {path}")
+
+
+dlq_app = typer.Typer(help="Inspect and replay dead letters.")
+app.add_typer(dlq_app, name="dlq")
+
+
+@dlq_app.command("list")
+def dlq_list(topic: Annotated[str | None, typer.Argument()] = None, limit: int = 20) -> None:
+    """Dead letters with their error and original coordinates."""
+    stack = local.require(_home())
+    table = Table(title="Dead letters")
+    for column in ("dlq", "offset", "original", "error"):
+        table.add_column(column)
+    for letter in local.read_dead_letters(stack, topic=topic, limit=limit):
+        table.add_row(
+            letter["dlq"], str(letter["offset"]), letter["original"], letter["error"][:120]
+        )
+    Console().print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(topic: str, offset: Annotated[int | None, typer.Option()] = None) -> None:
+    """Publish dead letters back to their original topic (all, or one offset)."""
+    stack = local.require(_home())
+    count = local.replay_dead_letters(stack, dlq_topic=topic, offset=offset)
+    console.print(f"replayed {count} message(s) from {topic}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,196 @@
+"""The submitter: clean claims go to the clearinghouse as 837P interchanges, and each one the
+999 accepts is published as `claim.submitted` in the same transaction that marks it.
+
+A crash after the clearinghouse took a file but before that transaction resubmits the same
+claims in a new interchange; the clearinghouse's duplicate check answers for them, and the
+claims are marked and published once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from claimflow_shared.events import ClaimRejected, ClaimSubmitted, PayerRef
+from claimflow_shared.runtime.context import HandlerContext
+from claimflow_shared.runtime.service import Service
+from claimflow_shared.topics import CLAIM_REJECTED, CLAIM_SUBMITTED
+from claimflow_shared.x12 import Envelope
+from sqlalchemy import select, text
+
+from claimflow_claims.adapters.clearinghouse import Clearinghouse
+from claimflow_claims.adapters.repository import next_control_number, transition
+from claimflow_claims.adapters.tables import ClaimRecord, SubmissionFile
+from claimflow_claims.domain.acks import read_999
+from claimflow_claims.domain.model import Claim
+from claimflow_claims.domain.states import ClaimEvent, ClaimState
+from claimflow_claims.domain.x837p import (
+    FUNCTIONAL_ID,
+    IMPLEMENTATION_GUIDE,
+    Receiver,
+    Submitter,
+    write_837p,
+)
+from claimflow_claims.settings import Settings
+
+log = logging.getLogger("claimflow.claims.submitter")
+SUBMITTER_LOCK = 7_311_002
+
+
+def submitted_payload(
+    claim: Claim, record: ClaimRecord, *, icn: int, file_name: str, at: datetime
+) -> ClaimSubmitted:
+    return ClaimSubmitted(
+        claim_id=claim.claim_id,
+        claim_type="837P",
+        frequency_code=claim.frequency_code,
+        payer=PayerRef(payer_id=claim.coverage.payer.payer_id, name=claim.coverage.payer.name),
+        member_id=claim.coverage.member_id,
+        patient=claim.patient,
+        billing_npi=claim.providers.billing.npi,
+        diagnoses=list(claim.diagnoses),
+        lines=list(claim.lines),
+        total_charge=claim.total_charge,
+        interchange_control_number=f"{icn:09d}",
+        group_control_number=str(icn),
+        transaction_control_number="0001",
+        file_reference=file_name,
+        submitted_at=at,
+        ack_status="accepted",
+    )
+
+
+async def submit_ready_claims(
+    service: Service, clearinghouse: Clearinghouse, settings: Settings
+) -> int:
+    """Send one interchange of ready claims; returns how many claims it carried."""
+    async with service.db.transaction() as session:
+        if service.db.is_postgres:
+            locked = await session.exec(
+                text("SELECT pg_try_advisory_xact_lock(:k)").bindparams(k=SUBMITTER_LOCK)
+            )
+            if not locked.scalar():
+                return 0
+        records = (
+            (
+                await session.exec(
+                    select(ClaimRecord)
+                    .where(ClaimRecord.state == ClaimState.READY.value)
+                    .order_by(ClaimRecord.id)
+                    .limit(settings.submit_batch_size)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not records:
+            return 0
+        icn = await next_control_number(session)
+    claims = [Claim.model_validate_json(r.claim) for r in records]
+    now = datetime.now(UTC)
+    envelope = Envelope(
+        sender_id=settings.submitter_id,
+        receiver_id=settings.receiver_id,
+        interchange_control_number=icn,
+        group_control_number=icn,
+        functional_id=FUNCTIONAL_ID,
+        version=IMPLEMENTATION_GUIDE,
+        created_at=now,
+    )
+    content = write_837p(
+        claims,
+        envelope=envelope,
+        submitter=Submitter(
+            name=settings.submitter_name,
+            identifier=settings.submitter_id,
+            contact_name="BILLING OFFICE",
+            phone="8005550100",
+        ),
+        receiver=Receiver(name="CLEARINGHOUSE", identifier=settings.receiver_id),
+    )
+    file_name = f"837P-{icn:09d}.x12"
+    receipt = await clearinghouse.submit(file_name=file_name, content=content)
+    ack = read_999(receipt.ack_999)
+    verdict = ack.for_transaction(group_control_number=str(icn), control_number="0001")
+    accepted = verdict is not None and verdict.accepted
+    async with service.db.transaction() as session:
+        session.add(
+            SubmissionFile(
+                file_name=file_name,
+                interchange_control_number=icn,
+                content=content,
+                ack_999=receipt.ack_999,
+                accepted=accepted,
+                claim_count=len(claims),
+            )
+        )
+        for claim, stale in zip(claims, records, strict=True):
+            record = await session.get(ClaimRecord, stale.id)
+            if record is None or record.state != ClaimState.READY.value:
+                continue
+            ctx = HandlerContext(session=session, producer=service.producer_name)
+            transition(
+                session,
+                record,
+                ClaimEvent.SUBMITTED,
+                actor="claimflow-claims",
+                reason=f"sent in {file_name}",
+            )
+            record.interchange_control_number = icn
+            record.submission_file = file_name
+            if accepted:
+                transition(
+                    session,
+                    record,
+                    ClaimEvent.ACK_999_ACCEPTED,
+                    actor="clearinghouse",
+                    reason=f"999 {verdict.status.value}",
+                )
+                ctx.emit(
+                    CLAIM_SUBMITTED,
+                    submitted_payload(claim, record, icn=icn, file_name=file_name, at=now),
+                    tenant_id=record.tenant_id,
+                    encounter_id=record.encounter_id,
+                    causation_id=record.coded_event_id,
+                    detail=file_name,
+                )
+            else:
+                reasons = verdict.reasons() if verdict else ["999 did not answer our ST"]
+                transition(
+                    session,
+                    record,
+                    ClaimEvent.ACK_999_REJECTED,
+                    actor="clearinghouse",
+                    reason="; ".join(reasons)[:500],
+                )
+                ctx.emit(
+                    CLAIM_REJECTED,
+                    ClaimRejected(
+                        claim_id=claim.claim_id, stage="999", reasons=reasons or ["rejected"]
+                    ),
+                    tenant_id=record.tenant_id,
+                    encounter_id=record.encounter_id,
+                    causation_id=record.coded_event_id,
+                )
+    service.notify_outbox()
+    return len(claims)
+
+
+async def submitter_loop(service: Service) -> None:
+    """Background loop: submit while there is work, otherwise poll gently."""
+    settings: Settings = service.settings  # type: ignore[assignment]
+    clearinghouse = service.state["clearinghouse"]
+    backoff = 0.5
+    while True:
+        try:
+            sent = await submit_ready_claims(service, clearinghouse, settings)
+            backoff = 0.5
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("submission failed; will retry", extra={"error": type(exc).__name__})
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 15.0)
+            continue
+        if sent < settings.submit_batch_size:
+            await asyncio.sleep(settings.submit_interval_s)

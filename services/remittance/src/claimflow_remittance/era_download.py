@@ -1,0 +1,59 @@
+"""The ERA download loop: take new 835 files from the clearinghouse and post each one in
+the same transaction that moves the cursor, so a crash repeats nothing and skips nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from claimflow_shared.runtime.context import HandlerContext
+from claimflow_shared.runtime.service import Service
+
+from claimflow_remittance.adapters.clearinghouse import EraSource
+from claimflow_remittance.adapters.tables import EraCursor
+from claimflow_remittance.ledger import ingest_835
+
+log = logging.getLogger("claimflow.remittance.era")
+
+
+async def download_once(service: Service, source: EraSource, *, limit: int = 20) -> int:
+    async with service.db.sessions() as session:
+        cursor = await session.get(EraCursor, source.name)
+        after = cursor.last_seq if cursor else 0
+    files = await source.files_after(after, limit=limit)
+    for era in files:
+        async with service.db.transaction() as session:
+            cursor = await session.get(EraCursor, source.name, with_for_update=True)
+            if cursor is not None and cursor.last_seq >= era.seq:
+                continue  # another replica took it
+            ctx = HandlerContext(session=session, producer=service.producer_name)
+            result = await ingest_835(
+                ctx, source=source.name, source_ref=str(era.seq), content=era.content
+            )
+            if cursor is None:
+                session.add(EraCursor(source=source.name, last_seq=era.seq))
+            else:
+                cursor.last_seq = era.seq
+                session.add(cursor)
+        log.info("835 posted", extra={"file_id": result.file_id, "count": result.posted})
+        service.notify_outbox()
+    return len(files)
+
+
+async def era_download_loop(service: Service) -> None:
+    source: EraSource = service.state["era_source"]
+    interval = service.settings.era_poll_interval_s  # type: ignore[attr-defined]
+    backoff = 0.5
+    while True:
+        try:
+            taken = await download_once(service, source)
+            backoff = 0.5
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("ERA download failed; will retry", extra={"error": type(exc).__name__})
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 15.0)
+            continue
+        if not taken:
+            await asyncio.sleep(interval)

@@ -1,0 +1,299 @@
+"""Builders of 837P input and claims, the pyx12 validation oracle and the public samples."""
+
+from __future__ import annotations
+
+import io
+import logging
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import pyx12.params
+import pyx12.x12n_document
+from claimflow_shared.codes import npi_check_digit
+from claimflow_shared.x12 import read_segments
+from payer_simulator.reader837 import InterchangeReference, ServiceLine, SubmittedClaim
+
+# simulator/tests/ -> parents[3] is the folder holding both main/ and shared/.
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "x12-samples"
+
+
+def valid_npi(first_nine: str) -> str:
+    return first_nine + str(npi_check_digit(first_nine))
+
+
+CLINIC_NPI = valid_npi("123456789")
+OTHER_CLINIC_NPI = valid_npi("987654321")
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    claim_id: str
+    charges: Sequence[str] = ("120.00", "45.50")
+    payer_id: str = "SIMPAYER1"
+    billing_npi: str = CLINIC_NPI
+    total: str | None = None  # CLM02; the sum of the lines when None
+    member_id: str = "MBR000111"
+    procedures: Sequence[str] = field(default=("99213", "87070:QW"))
+    service_date: str = "20250105"
+
+
+def build_837(
+    claims: Sequence[ClaimSpec],
+    *,
+    interchange_control_number: int = 101,
+    transaction_set_control_number: str = "0001",
+) -> str:
+    """A small valid 837P (005010X222A1): one billing provider per NPI, one subscriber per
+    claim, the subscriber being the patient."""
+    icn = interchange_control_number
+    st = transaction_set_control_number
+    head = [
+        "ISA*00*          *00*          *ZZ*CLAIMFLOW      *ZZ*PAYERSIM       "
+        f"*250110*0930*^*00501*{icn:09d}*0*T*:",
+        f"GS*HC*CLAIMFLOW*PAYERSIM*20250110*0930*{icn}*X*005010X222A1",
+    ]
+    body = [
+        f"ST*837*{st}*005010X222A1",
+        f"BHT*0019*00*BATCH{icn}*20250110*0930*CH",
+        "NM1*41*2*CLAIMFLOW RCM*****46*CLAIMFLOW",
+        "PER*IC*BILLING DESK*TE*5555550100",
+        "NM1*40*2*SIMULATED HEALTH PLAN*****46*PAYERSIM",
+    ]
+    hl = 0
+    by_npi: dict[str, list[ClaimSpec]] = {}
+    for spec in claims:
+        by_npi.setdefault(spec.billing_npi, []).append(spec)
+    for npi, specs in by_npi.items():
+        hl += 1
+        provider_hl = hl
+        body += [
+            f"HL*{provider_hl}**20*1",
+            f"NM1*85*2*RIVERSIDE FAMILY PRACTICE {npi[-3:]}*****XX*{npi}",
+            "N3*12 MAIN ST",
+            "N4*SPRINGFIELD*IL*627010000",
+            "REF*EI*371234567",
+        ]
+        for spec in specs:
+            hl += 1
+            total = spec.total or str(sum(Decimal(c) for c in spec.charges))
+            body += [
+                f"HL*{hl}*{provider_hl}*22*0",
+                "SBR*P*18*GRP01******CI",
+                f"NM1*IL*1*DOE*JANE****MI*{spec.member_id}",
+                "N3*4 ELM ST",
+                "N4*SPRINGFIELD*IL*627020000",
+                "DMG*D8*19800101*F",
+                f"NM1*PR*2*ACME HEALTH*****PI*{spec.payer_id}",
+                f"CLM*{spec.claim_id}*{total}***11:B:1*Y*A*Y*Y",
+                "HI*ABK:J069",
+            ]
+            for number, charge in enumerate(spec.charges, start=1):
+                procedure = spec.procedures[(number - 1) % len(spec.procedures)]
+                body += [
+                    f"LX*{number}",
+                    f"SV1*HC:{procedure}*{charge}*UN*1***1",
+                    f"DTP*472*D8*{spec.service_date}",
+                ]
+    body.append(f"SE*{len(body) + 1}*{st}")
+    tail = [f"GE*1*{icn}", f"IEA*1*{icn:09d}"]
+    return "~\n".join(head + body + tail) + "~\n"
+
+
+def make_claim(
+    claim_id: str,
+    charges: Sequence[str] = ("100.00", "40.00", "15.25"),
+    *,
+    payer_responsibility: str = "P",
+) -> SubmittedClaim:
+    lines = tuple(
+        ServiceLine(
+            number=i,
+            qualifier="HC",
+            procedure_code="99213",
+            modifiers=("25",) if i == 1 else (),
+            charge=Decimal(c),
+            units=Decimal("1.00"),
+            service_date=date(2025, 1, 5),
+        )
+        for i, c in enumerate(charges, start=1)
+    )
+    return SubmittedClaim(
+        claim_id=claim_id,
+        total_charge=sum((line.charge for line in lines), Decimal("0.00")),
+        frequency_code="1",
+        place_of_service="11",
+        billing_provider_npi=CLINIC_NPI,
+        billing_provider_name="RIVERSIDE FAMILY PRACTICE",
+        billing_provider_tax_id="371234567",
+        payer_id="SIMPAYER1",
+        payer_name="ACME HEALTH",
+        payer_responsibility=payer_responsibility,
+        claim_filing_indicator="CI",
+        member_id="MBR000111",
+        subscriber_last_name="DOE",
+        subscriber_first_name="JANE",
+        patient_last_name="DOE",
+        patient_first_name="JANE",
+        patient_is_subscriber=True,
+        service_lines=lines,
+        origin=InterchangeReference("CLAIMFLOW", "PAYERSIM", "000000101", "101", "0001"),
+    )
+
+
+def many_claims(count: int, prefix: str = "CLM") -> list[SubmittedClaim]:
+    charge_sets = [("100.00",), ("250.00", "75.10"), ("99.99", "10.01", "1.00"), ("1234.56",)]
+    return [make_claim(f"{prefix}{i:06d}", charge_sets[i % len(charge_sets)]) for i in range(count)]
+
+
+def balance_errors_835(text: str) -> list[str]:
+    """Every way an 835 fails to balance: per SVC, per CLP, CLP05 against PR, BPR02."""
+    errors: list[str] = []
+    bpr = Decimal(0)
+    clp_paid: list[Decimal] = []
+    claim: dict | None = None
+    line: dict | None = None
+
+    def close_line() -> None:
+        if line is not None and line["charge"] - line["cas"] != line["paid"]:
+            errors.append(f"SVC {line['code']} of {claim['id']}: charge - CAS != paid")
+
+    def close_claim() -> None:
+        close_line()
+        if claim is None:
+            return
+        if claim["charge"] - claim["cas"] != claim["paid"]:
+            errors.append(f"CLP {claim['id']}: CLP03 - CAS != CLP04")
+        if claim["pr"] != claim["patient"]:
+            errors.append(f"CLP {claim['id']}: CLP05 != sum of PR adjustments")
+        if claim["lines"] and claim["line_paid"] != claim["paid"]:
+            errors.append(f"CLP {claim['id']}: sum of SVC03 != CLP04")
+
+    for seg in read_segments(text):
+        if seg.id == "BPR":
+            bpr = Decimal(seg.el(2))
+        elif seg.id == "CLP":
+            close_claim()
+            line = None
+            claim = {
+                "id": seg.el(1),
+                "charge": Decimal(seg.el(3)),
+                "paid": Decimal(seg.el(4)),
+                "patient": Decimal(seg.el(5) or 0),
+                "cas": Decimal(0),
+                "pr": Decimal(0),
+                "lines": 0,
+                "line_paid": Decimal(0),
+            }
+            clp_paid.append(claim["paid"])
+        elif seg.id == "SVC":
+            close_line()
+            assert claim is not None
+            line = {
+                "code": seg.el(1),
+                "charge": Decimal(seg.el(2)),
+                "paid": Decimal(seg.el(3)),
+                "cas": Decimal(0),
+            }
+            claim["lines"] += 1
+            claim["line_paid"] += line["paid"]
+        elif seg.id == "CAS":
+            assert claim is not None
+            amounts = [Decimal(seg.el(i)) for i in range(3, 19, 3) if seg.el(i)]
+            total = sum(amounts, Decimal(0))
+            claim["cas"] += total
+            if seg.el(1) == "PR":
+                claim["pr"] += total
+            if line is not None:
+                line["cas"] += total
+        elif seg.id in {"SE", "PLB"}:
+            if seg.id == "PLB":
+                errors.append("PLB present: this checker does not net provider adjustments")
+            close_claim()
+            claim = line = None
+    if sum(clp_paid, Decimal(0)) != bpr:
+        errors.append(f"BPR02 {bpr} != sum of CLP04 {sum(clp_paid, Decimal(0))}")
+    return errors
+
+
+@dataclass(frozen=True)
+class Pyx12Verdict:
+    ok: bool
+    findings: list[str]
+    text: str
+
+    def explain(self) -> str:
+        return "pyx12 findings:\n" + "\n".join(self.findings) + "\n--- file ---\n" + self.text
+
+
+def pyx12_validate(text: str) -> Pyx12Verdict:
+    """Run pyx12 over X12 text; its findings come through `logging`. For some 835s pyx12
+    fails while building its own 999 reply ("err_st.vriic was not set") after it has reached
+    its verdict, so an exception there is a finding, not a failure of the file."""
+    findings: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            findings.append(f"{record.levelname}: {record.getMessage()}")
+
+    handler = Collect(level=logging.INFO)
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "file.x12"
+        path.write_text(text, encoding="ascii")
+        try:
+            ok = pyx12.x12n_document.x12n_document(
+                param=pyx12.params.params(),
+                src_file=str(path),
+                fd_997=io.StringIO(),
+                fd_html=None,
+                fd_json=io.StringIO(),
+            )
+        except Exception as exc:
+            findings.append(f"pyx12 raised {exc!r}")
+            ok = "vriic" in str(exc) and not any(f.startswith("ERROR: Line") for f in findings)
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(previous)
+    return Pyx12Verdict(ok=bool(ok), findings=findings, text=text)
+
+
+class Make:
+    """Valid-by-default inputs; tests override only what their behaviour needs."""
+
+    spec = ClaimSpec
+    x837 = staticmethod(build_837)
+    claim = staticmethod(make_claim)
+    claims = staticmethod(many_claims)
+    npi = staticmethod(valid_npi)
+    clinic_npi = CLINIC_NPI
+    other_clinic_npi = OTHER_CLINIC_NPI
+
+
+@pytest.fixture
+def make() -> Make:
+    return Make()
+
+
+@pytest.fixture
+def samples() -> Path:
+    if not (SAMPLES / "837P").is_dir():
+        pytest.skip(f"public X12 samples not found at {SAMPLES}")
+    return SAMPLES
+
+
+@pytest.fixture
+def pyx12_check() -> Callable[[str], Pyx12Verdict]:
+    return pyx12_validate
+
+
+@pytest.fixture
+def balance_errors() -> Callable[[str], list[str]]:
+    return balance_errors_835

@@ -1,0 +1,104 @@
+"""Helpers for the cross-service tests: send encounters, wait for outcomes, read Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from claimflow_cli.synthetic import encounter
+from claimflow_local.stack import Stack
+
+
+def new_tenant(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def send_encounters(stack: Stack, tenant: str, count: int, *, seed: int = 11) -> list[str]:
+    async with httpx.AsyncClient(base_url=stack.process("intake").url, timeout=60) as client:
+        ids: list[str] = []
+        for start in range(0, count, 100):
+            bodies = [
+                encounter(tenant, n, seed=seed) for n in range(start, min(count, start + 100))
+            ]
+            response = await client.post(
+                "/v1/encounters/batch", json={"encounters": bodies}, headers={"X-Tenant-ID": tenant}
+            )
+            response.raise_for_status()
+            ids += [r["encounter_id"] for r in response.json()["results"]]
+        return ids
+
+
+async def get_json(
+    stack: Stack, service: str, path: str, tenant: str | None = None, **params: Any
+) -> Any:
+    headers = {"X-Tenant-ID": tenant} if tenant else {}
+    async with httpx.AsyncClient(base_url=stack.process(service).url, timeout=30) as client:
+        response = await client.get(path, headers=headers, params=params)
+        response.raise_for_status()
+        return response.json()
+
+
+async def wait_for(
+    check: Callable[[], Any], *, timeout: float, interval: float = 0.5, what: str = "condition"
+) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+
+
+async def postings(stack: Stack, tenant: str) -> list[dict]:
+    return await get_json(stack, "remittance", "/v1/postings", tenant)
+
+
+async def wait_for_postings(stack: Stack, tenant: str, count: int, timeout: float = 240):
+    async def enough():
+        rows = await postings(stack, tenant)
+        return rows if len({r["encounter_id"] for r in rows}) >= count else None
+
+    return await wait_for(enough, timeout=timeout, what=f"{count} postings for {tenant}")
+
+
+async def publish(bootstrap: str, topic: str, key: str, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value=value, key=key.encode())
+    finally:
+        await producer.stop()
+
+
+async def read_topic(
+    bootstrap: str, topic: str, predicate: Callable[[Any], bool], timeout: float = 20
+) -> list:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"test-{uuid.uuid4()}",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not found:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += [r for r in records if predicate(r)]
+    finally:
+        await consumer.stop()
+    return found
+
+
+def event_json(record) -> dict:
+    return json.loads(record.value)

@@ -1,0 +1,53 @@
+"""The whole revenue cycle through the real broker, PostgreSQL and the payer simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from claimflow_shared.x12 import read_segments
+
+from tests.support import get_json, new_tenant, postings, send_encounters, wait_for_postings
+
+pytestmark = pytest.mark.infra
+
+TERMINAL = {"paid", "partially-paid", "denied"}
+
+
+async def test_300_encounters_across_3_tenants_each_reach_exactly_one_terminal_state(stack):
+    tenants = [new_tenant("cycle") for _ in range(3)]
+    sent = await asyncio.gather(*(send_encounters(stack, t, 100) for t in tenants))
+    for tenant, ids in zip(tenants, sent, strict=True):
+        rows = await wait_for_postings(stack, tenant, len(ids), timeout=300)
+        per_encounter = Counter(r["encounter_id"] for r in rows)
+        assert set(per_encounter) == set(ids), "every accepted encounter was posted"
+        assert set(per_encounter.values()) == {1}, "no encounter was posted twice"
+        assert {r["status"] for r in rows} <= TERMINAL
+        claims = await get_json(stack, "claims", "/v1/claims", tenant)
+        assert Counter(c["encounter_id"] for c in claims) == Counter(ids)
+        assert {c["state"] for c in claims} <= {"paid", "partially_paid", "denied"}
+    statuses = Counter(r["status"] for t in tenants for r in await postings(stack, t))
+    assert statuses["denied"] > 0 and statuses["paid"] > 0
+
+
+async def test_payments_posted_equal_the_totals_of_the_simulators_835_files(stack):
+    tenant = new_tenant("money")
+    ids = await send_encounters(stack, tenant, 60, seed=5)
+    rows = await wait_for_postings(stack, tenant, len(ids))
+    our_claims = {r["claim_id"] for r in rows}
+    files = (await get_json(stack, "simulator", "/v1/remittances", after=0, limit=100_000))["files"]
+    bpr_total = Decimal("0")
+    clp_total = Decimal("0")
+    for file in files:
+        segments = list(read_segments(file["content"]))
+        claim_ids = {s.el(1) for s in segments if s.id == "CLP"}
+        if claim_ids & our_claims:
+            # One 835 per payer and billing provider, and each tenant bills as its own NPI.
+            assert claim_ids <= our_claims
+            bpr_total += sum(Decimal(s.el(2)) for s in segments if s.id == "BPR")
+            clp_total += sum(Decimal(s.el(4)) for s in segments if s.id == "CLP")
+    posted = sum(Decimal(r["paid"]) for r in rows)
+    assert posted == clp_total == bpr_total
+    assert posted > 0
