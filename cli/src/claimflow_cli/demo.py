@@ -129,7 +129,8 @@ def run(
                 console.print(f"[red]no progress for {idle_timeout:.0f}s; reconciling now[/]")
                 break
             time.sleep(0.5)
-        elapsed = time.monotonic() - started
+        # Throughput counts until the last encounter moved, not the idle wait after it.
+        elapsed = (time.monotonic() if done >= accepted else last_change) - started
         result = reconcile(client, names)
     terminal_total = sum(result["terminal"].values())
     return {

@@ -11,7 +11,7 @@ from claimflow_shared.runtime.service import Service
 
 from claimflow_remittance.adapters.clearinghouse import EraSource
 from claimflow_remittance.adapters.tables import EraCursor
-from claimflow_remittance.ledger import ingest_835
+from claimflow_remittance.ledger import ingest_835, match_parked_payments
 
 log = logging.getLogger("claimflow.remittance.era")
 
@@ -36,6 +36,12 @@ async def download_once(service: Service, source: EraSource, *, limit: int = 20)
                 cursor.last_seq = era.seq
                 session.add(cursor)
         log.info("835 posted", extra={"file_id": result.file_id, "count": result.posted})
+        service.notify_outbox()
+    async with service.db.transaction() as session:
+        rematched = await match_parked_payments(
+            HandlerContext(session=session, producer=service.producer_name)
+        )
+    if rematched:
         service.notify_outbox()
     return len(files)
 

@@ -6,12 +6,13 @@ from claimflow_shared.events import ClaimSubmitted, EventEnvelope
 from claimflow_shared.runtime.context import HandlerContext
 
 from claimflow_remittance.adapters.tables import ExpectedClaim
-from claimflow_remittance.ledger import post_unmatched_for
+from claimflow_remittance.ledger import lock_claim, post_unmatched_for
 
 
 async def on_claim_submitted(ctx: HandlerContext, event: EventEnvelope[ClaimSubmitted]) -> None:
     """Expect payment for the claim; post any 835 payment that arrived before this event."""
     claim = event.payload
+    await lock_claim(ctx.session, claim.claim_id)
     if await ctx.session.get(ExpectedClaim, claim.claim_id) is not None:
         return
     expected = ExpectedClaim(

@@ -10,7 +10,8 @@ from decimal import Decimal
 from claimflow_shared.events import Patient
 from claimflow_shared.runtime.context import HandlerContext
 from claimflow_shared.topics import CLAIM_DENIED, PATIENT_BALANCE_DUE, REMITTANCE_RECEIVED
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from claimflow_remittance.adapters.tables import (
     ExpectedClaim,
@@ -76,6 +77,7 @@ async def ingest_835(
     posted = unmatched = 0
     for index, remittance in enumerate(remittances):
         for payment in remittance.claims:
+            await lock_claim(ctx.session, payment.claim_id)
             expected = await ctx.session.get(ExpectedClaim, payment.claim_id)
             if expected is None:
                 ctx.session.add(
@@ -162,8 +164,35 @@ def post_payment(
     return row
 
 
+async def lock_claim(session: AsyncSession, claim_id: str) -> None:
+    """Serialise matching for one claim id: without it, a payment parked as unmatched and
+    the `claim.submitted` that would match it can commit side by side and miss each other."""
+    if session.bind.dialect.name == "postgresql":
+        await session.exec(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:claim_id, 7311))").bindparams(
+                claim_id=claim_id
+            )
+        )
+
+
 def _rarcs(payment: ClaimPayment) -> list[str]:
     return [*payment.remarks, *(r for line in payment.service_lines for r in line.remarks)]
+
+
+async def match_parked_payments(ctx: HandlerContext, *, limit: int = 500) -> int:
+    """Sweep: post parked payments whose claim has become known since."""
+    parked = (
+        await ctx.session.exec(
+            select(UnmatchedPayment.claim_id, ExpectedClaim)
+            .join(ExpectedClaim, ExpectedClaim.claim_id == UnmatchedPayment.claim_id)
+            .limit(limit)
+        )
+    ).all()
+    posted = 0
+    for claim_id, expected in {claim_id: e for claim_id, e in parked}.items():
+        await lock_claim(ctx.session, claim_id)
+        posted += await post_unmatched_for(ctx, expected)
+    return posted
 
 
 async def post_unmatched_for(ctx: HandlerContext, expected: ExpectedClaim) -> int:
