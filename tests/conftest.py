@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from claimflow_local.stack import Infrastructure, Stack, free_port, start_infrastructure
 
 

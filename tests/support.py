@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
 from claimflow_cli.synthetic import encounter
 from claimflow_local.stack import Stack
 

@@ -9,9 +9,9 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
+
 from claimflow_cli.synthetic import encounter
 from claimflow_shared.topics import ENCOUNTER_DOCUMENTED, message_key
-
 from tests.support import (
     event_json,
     get_json,

@@ -8,10 +8,29 @@ import uuid
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+
 from claimflow_cli.synthetic import encounter
 from claimflow_shared.topics import ENCOUNTER_DOCUMENTED
 
 pytestmark = pytest.mark.infra
+
+
+def _parse(record) -> dict:
+    """Other tests put deliberately broken messages on this topic."""
+    try:
+        event = json.loads(record.value)
+    except ValueError:
+        return {}
+    return event if isinstance(event, dict) else {}
+
+
+def _parse(record) -> dict:
+    """Other tests put deliberately broken messages on this topic."""
+    try:
+        event = json.loads(record.value)
+    except ValueError:
+        return {}
+    return event if isinstance(event, dict) else {}
 
 
 async def _events_for(bootstrap: str, tenant: str, want: int, timeout_s: float = 20) -> list:
@@ -29,11 +48,7 @@ async def _events_for(bootstrap: str, tenant: str, want: int, timeout_s: float =
             batch = await consumer.getmany(timeout_ms=500)
             deadline += 0.5
             for records in batch.values():
-                found += [
-                    json.loads(r.value)
-                    for r in records
-                    if json.loads(r.value)["tenant_id"] == tenant
-                ]
+                found += [e for e in map(_parse, records) if e.get("tenant_id") == tenant]
     finally:
         await consumer.stop()
     return found

@@ -7,9 +7,16 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-from claimflow_shared.x12 import read_segments
 
-from tests.support import get_json, new_tenant, postings, send_encounters, wait_for_postings
+from claimflow_shared.x12 import read_segments
+from tests.support import (
+    get_json,
+    new_tenant,
+    postings,
+    send_encounters,
+    wait_for,
+    wait_for_postings,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -25,10 +32,18 @@ async def test_300_encounters_across_3_tenants_each_reach_exactly_one_terminal_s
         assert set(per_encounter) == set(ids), "every accepted encounter was posted"
         assert set(per_encounter.values()) == {1}, "no encounter was posted twice"
         assert {r["status"] for r in rows} <= TERMINAL
-        claims = await get_json(stack, "claims", "/v1/claims", tenant)
+
+        async def claims_settled(tenant=tenant):
+            claims = await get_json(stack, "claims", "/v1/claims", tenant)
+            settled = {c["state"] for c in claims} <= {"paid", "partially_paid", "denied"}
+            return claims if settled else None
+
+        # The claim state follows remittance.received, one hop after the posting.
+        claims = await wait_for(claims_settled, timeout=60, what="claim states to settle")
         assert Counter(c["encounter_id"] for c in claims) == Counter(ids)
-        assert {c["state"] for c in claims} <= {"paid", "partially_paid", "denied"}
-    statuses = Counter(r["status"] for t in tenants for r in await postings(stack, t))
+    statuses = Counter()
+    for tenant in tenants:
+        statuses.update(r["status"] for r in await postings(stack, tenant))
     assert statuses["denied"] > 0 and statuses["paid"] > 0
 
 
@@ -37,7 +52,12 @@ async def test_payments_posted_equal_the_totals_of_the_simulators_835_files(stac
     ids = await send_encounters(stack, tenant, 60, seed=5)
     rows = await wait_for_postings(stack, tenant, len(ids))
     our_claims = {r["claim_id"] for r in rows}
-    files = (await get_json(stack, "simulator", "/v1/remittances", after=0, limit=100_000))["files"]
+    files, after = [], 0
+    while page := (await get_json(stack, "simulator", "/v1/remittances", after=after, limit=1000))[
+        "files"
+    ]:
+        files += page
+        after = page[-1]["seq"]
     bpr_total = Decimal("0")
     clp_total = Decimal("0")
     for file in files:

@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from claimflow_shared.codes import (
     CptCode,
     HcpcsCode,
@@ -12,7 +14,6 @@ from claimflow_shared.codes import (
     money,
     npi_check_digit,
 )
-from pydantic import BaseModel, ValidationError
 
 
 class Sample(BaseModel):

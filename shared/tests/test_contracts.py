@@ -6,6 +6,7 @@ import copy
 import json
 
 import pytest
+
 from claimflow_shared.contracts import breaking_changes, generate, schema_path
 from claimflow_shared.topics import CLAIM_SUBMITTED, TOPICS
 

@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+
 from claimflow_shared.runtime.consumer import UndecodableEvent, decode_event
 from claimflow_shared.topics import CLAIM_DENIED
 

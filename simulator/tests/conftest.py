@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import pyx12.params
 import pyx12.x12n_document
+
 from claimflow_shared.codes import npi_check_digit
 from claimflow_shared.x12 import read_segments
 from payer_simulator.reader837 import InterchangeReference, ServiceLine, SubmittedClaim

@@ -7,6 +7,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+
 from payer_simulator.adjudication import Adjudication, adjudicate, denial_reasons
 
 CARCS = {reason.carc for reason in denial_reasons()}

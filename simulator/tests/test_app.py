@@ -5,8 +5,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-from claimflow_shared.x12 import read_segments
 from fastapi import FastAPI
+
+from claimflow_shared.x12 import read_segments
 from payer_simulator.app import create_app
 from payer_simulator.settings import SimulatorSettings
 

@@ -3,6 +3,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from claimflow_shared.x12 import X12Error
 from payer_simulator.reader837 import ProblemScope, read_837
 

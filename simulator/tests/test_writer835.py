@@ -4,6 +4,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from claimflow_shared.x12 import read_segments
 from payer_simulator.adjudication import adjudicate
 from payer_simulator.reader837 import read_837

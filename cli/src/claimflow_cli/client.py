@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+
 from claimflow_local.stack import SERVICES, Stack
 
 

@@ -9,13 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
-from claimflow_local.stack import Stack
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from claimflow_cli.client import StackClient
 from claimflow_cli.synthetic import encounter
+from claimflow_local.stack import Stack
 
 STAGES = ("accepted by intake", "coded", "claim submitted", "remittance posted")
 

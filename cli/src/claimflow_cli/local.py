@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from rich.console import Console
+
 from claimflow_local._process import port_open
 from claimflow_local.kafka import KafkaBroker
 from claimflow_local.postgres import PostgresCluster
@@ -21,7 +23,6 @@ from claimflow_local.stack import (
     start_infrastructure,
 )
 from claimflow_shared.topics import TOPICS
-from rich.console import Console
 
 KAFKA_PORT = 19092
 

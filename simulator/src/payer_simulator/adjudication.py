@@ -18,7 +18,6 @@ from importlib.resources import files
 from typing import Protocol, TypeVar
 
 from claimflow_shared.codes import money
-
 from payer_simulator.reader837 import ServiceLine, SubmittedClaim
 
 ZERO = Decimal("0.00")

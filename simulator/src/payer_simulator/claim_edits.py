@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from claimflow_shared.codes import npi_check_digit
-
 from payer_simulator.reader837 import SubmittedClaim
 
 

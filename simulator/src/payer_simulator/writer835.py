@@ -11,7 +11,6 @@ from decimal import Decimal
 from enum import StrEnum
 
 from claimflow_shared.x12 import Delimiters, Envelope, render, wrap_interchange
-
 from payer_simulator.adjudication import Adjudication, Adjustment
 from payer_simulator.reader837 import (
     Interchange837,

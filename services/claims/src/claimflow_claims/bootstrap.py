@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from claimflow_claims.adapters.clearinghouse import HttpClearinghouse
+from claimflow_claims.entrypoints.http import router
+from claimflow_claims.handlers import on_claim_denied, on_encounter_coded, on_remittance_received
+from claimflow_claims.settings import Settings
+from claimflow_claims.submission import submitter_loop
 from claimflow_shared.runtime.service import Service
 from claimflow_shared.topics import (
     CLAIM_DENIED,
@@ -10,12 +15,6 @@ from claimflow_shared.topics import (
     ENCOUNTER_CODED,
     REMITTANCE_RECEIVED,
 )
-
-from claimflow_claims.adapters.clearinghouse import HttpClearinghouse
-from claimflow_claims.entrypoints.http import router
-from claimflow_claims.handlers import on_claim_denied, on_encounter_coded, on_remittance_received
-from claimflow_claims.settings import Settings
-from claimflow_claims.submission import submitter_loop
 
 VERSION = "0.1.0"
 

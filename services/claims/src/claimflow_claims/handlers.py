@@ -5,16 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from claimflow_shared.events import (
-    ClaimDenied,
-    ClaimRejected,
-    EncounterCoded,
-    EventEnvelope,
-    RemittanceReceived,
-)
-from claimflow_shared.runtime.context import HandlerContext
-from claimflow_shared.topics import CLAIM_REJECTED
-
 from claimflow_claims.adapters.repository import (
     audit_created,
     claim_for_encounter,
@@ -26,6 +16,15 @@ from claimflow_claims.domain.fee_schedule import FeeSchedule, UnpricedProcedure
 from claimflow_claims.domain.model import build_claim
 from claimflow_claims.domain.scrubber import is_clean, scrub_claim
 from claimflow_claims.domain.states import ClaimEvent, ClaimState
+from claimflow_shared.events import (
+    ClaimDenied,
+    ClaimRejected,
+    EncounterCoded,
+    EventEnvelope,
+    RemittanceReceived,
+)
+from claimflow_shared.runtime.context import HandlerContext
+from claimflow_shared.topics import CLAIM_REJECTED
 
 ACTOR = "claimflow-claims"
 _FEE_SCHEDULE: FeeSchedule | None = None

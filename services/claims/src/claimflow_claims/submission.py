@@ -11,11 +11,6 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from claimflow_shared.events import ClaimRejected, ClaimSubmitted, PayerRef
-from claimflow_shared.runtime.context import HandlerContext
-from claimflow_shared.runtime.service import Service
-from claimflow_shared.topics import CLAIM_REJECTED, CLAIM_SUBMITTED
-from claimflow_shared.x12 import Envelope
 from sqlalchemy import select, text
 
 from claimflow_claims.adapters.clearinghouse import Clearinghouse
@@ -32,6 +27,11 @@ from claimflow_claims.domain.x837p import (
     write_837p,
 )
 from claimflow_claims.settings import Settings
+from claimflow_shared.events import ClaimRejected, ClaimSubmitted, PayerRef
+from claimflow_shared.runtime.context import HandlerContext
+from claimflow_shared.runtime.service import Service
+from claimflow_shared.topics import CLAIM_REJECTED, CLAIM_SUBMITTED
+from claimflow_shared.x12 import Envelope
 
 log = logging.getLogger("claimflow.claims.submitter")
 SUBMITTER_LOCK = 7_311_002

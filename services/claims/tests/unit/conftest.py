@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import pyx12.params
 import pyx12.x12n_document
+
 from claimflow_claims.domain import Claim, FeeSchedule, Subscriber, build_claim
 from claimflow_claims.domain.x837p import Receiver, Submitter
 from claimflow_shared.codes import ProcedureCodeSystem, npi_check_digit

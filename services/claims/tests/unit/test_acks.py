@@ -2,6 +2,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from claimflow_claims.domain import AckStatus, ClaimOutcome, read_277ca, read_999
 from claimflow_shared.x12 import X12Error
 

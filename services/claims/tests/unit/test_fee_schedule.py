@@ -2,6 +2,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from claimflow_claims.domain import FeeSchedule, RuleTableError, UnpricedProcedure
 from claimflow_shared.codes import ProcedureCodeSystem
 

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pydantic
 import pytest
+
 from claimflow_claims.domain import Claim, UnpricedProcedure, build_claim
 from claimflow_shared.events.models import CodedDiagnosis, CodeDecision, CoveragePriority
 

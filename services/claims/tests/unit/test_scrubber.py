@@ -4,6 +4,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from claimflow_claims.domain import (
     RuleTableError,
     ScrubEdit,

@@ -1,6 +1,7 @@
 from collections import deque
 
 import pytest
+
 from claimflow_claims.domain import ClaimEvent, ClaimState, InvalidClaimTransition, advance
 from claimflow_claims.domain.states import TERMINAL_STATES, allowed_events, is_terminal
 

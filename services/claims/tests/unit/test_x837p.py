@@ -2,6 +2,7 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
+
 from claimflow_claims.domain import (
     AckStatus,
     Subscriber,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from claimflow_shared.runtime.service import Service
-from claimflow_shared.topics import CODING_QUERY_RAISED, ENCOUNTER_CODED, ENCOUNTER_DOCUMENTED
-
 from claimflow_coding.entrypoints.http import router
 from claimflow_coding.handlers import on_encounter_documented
 from claimflow_coding.settings import Settings
+from claimflow_shared.runtime.service import Service
+from claimflow_shared.topics import CODING_QUERY_RAISED, ENCOUNTER_CODED, ENCOUNTER_DOCUMENTED
 
 VERSION = "0.1.0"
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from claimflow_shared.events import EncounterDocumented, EventEnvelope
-from claimflow_shared.runtime.context import HandlerContext
-from claimflow_shared.topics import CODING_QUERY_RAISED, ENCOUNTER_CODED
 from sqlalchemy import select
 
 from claimflow_coding.adapters.tables import CodingRecord
 from claimflow_coding.domain.coding import Coded, code_encounter
+from claimflow_shared.events import EncounterDocumented, EventEnvelope
+from claimflow_shared.runtime.context import HandlerContext
+from claimflow_shared.topics import CODING_QUERY_RAISED, ENCOUNTER_CODED
 
 AUTO_CODER = "claimflow-coding/auto"
 

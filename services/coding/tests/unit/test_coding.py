@@ -1,6 +1,7 @@
 from datetime import date
 
 import pytest
+
 from claimflow_coding.domain.coding import Coded, NeedsQuery, code_encounter
 from claimflow_coding.domain.icd10 import ICD10CM_VERSION
 from claimflow_coding.domain.procedures import CPT_VERSION, HCPCS_VERSION

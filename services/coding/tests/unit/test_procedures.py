@@ -1,4 +1,5 @@
 import pytest
+
 from claimflow_coding.domain.procedures import (
     ProcedureTableError,
     check_procedure,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from claimflow_shared.runtime.service import Service
-from claimflow_shared.topics import ENCOUNTER_DOCUMENTED
-
 from claimflow_intake.entrypoints.http import router
 from claimflow_intake.settings import Settings
+from claimflow_shared.runtime.service import Service
+from claimflow_shared.topics import ENCOUNTER_DOCUMENTED
 
 VERSION = "0.1.0"
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from claimflow_shared.events import EncounterDocumented
-from claimflow_shared.runtime.context import HandlerContext
-from claimflow_shared.topics import ENCOUNTER_DOCUMENTED
 from sqlalchemy import select
 
 from claimflow_intake.adapters.tables import AcceptedEncounter
 from claimflow_intake.domain.encounters import DocumentConflict, fingerprint, new_encounter_id
+from claimflow_shared.events import EncounterDocumented
+from claimflow_shared.runtime.context import HandlerContext
+from claimflow_shared.topics import ENCOUNTER_DOCUMENTED
 
 
 @dataclass(frozen=True)

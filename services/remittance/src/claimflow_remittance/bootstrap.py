@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from claimflow_remittance.adapters.clearinghouse import HttpEraSource
+from claimflow_remittance.entrypoints.http import router
+from claimflow_remittance.era_download import era_download_loop
+from claimflow_remittance.handlers import on_claim_submitted
+from claimflow_remittance.settings import Settings
 from claimflow_shared.runtime.service import Service
 from claimflow_shared.topics import (
     CLAIM_DENIED,
@@ -9,12 +14,6 @@ from claimflow_shared.topics import (
     PATIENT_BALANCE_DUE,
     REMITTANCE_RECEIVED,
 )
-
-from claimflow_remittance.adapters.clearinghouse import HttpEraSource
-from claimflow_remittance.entrypoints.http import router
-from claimflow_remittance.era_download import era_download_loop
-from claimflow_remittance.handlers import on_claim_submitted
-from claimflow_remittance.settings import Settings
 
 VERSION = "0.1.0"
 

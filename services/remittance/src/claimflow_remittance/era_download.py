@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from claimflow_shared.runtime.context import HandlerContext
-from claimflow_shared.runtime.service import Service
-
 from claimflow_remittance.adapters.clearinghouse import EraSource
 from claimflow_remittance.adapters.tables import EraCursor
 from claimflow_remittance.ledger import ingest_835, match_parked_payments
+from claimflow_shared.runtime.context import HandlerContext
+from claimflow_shared.runtime.service import Service
 
 log = logging.getLogger("claimflow.remittance.era")
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from claimflow_shared.events import ClaimSubmitted, EventEnvelope
-from claimflow_shared.runtime.context import HandlerContext
-
 from claimflow_remittance.adapters.tables import ExpectedClaim
 from claimflow_remittance.ledger import lock_claim, post_unmatched_for
+from claimflow_shared.events import ClaimSubmitted, EventEnvelope
+from claimflow_shared.runtime.context import HandlerContext
 
 
 async def on_claim_submitted(ctx: HandlerContext, event: EventEnvelope[ClaimSubmitted]) -> None:

@@ -7,9 +7,6 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
-from claimflow_shared.events import Patient
-from claimflow_shared.runtime.context import HandlerContext
-from claimflow_shared.topics import CLAIM_DENIED, PATIENT_BALANCE_DUE, REMITTANCE_RECEIVED
 from sqlalchemy import select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,6 +24,9 @@ from claimflow_remittance.domain.events import (
     remittance_received_payload,
 )
 from claimflow_remittance.domain.posting import all_adjustments, post_claim_payment
+from claimflow_shared.events import Patient
+from claimflow_shared.runtime.context import HandlerContext
+from claimflow_shared.topics import CLAIM_DENIED, PATIENT_BALANCE_DUE, REMITTANCE_RECEIVED
 
 POSTED_BY = "claimflow-remittance/auto-post"
 

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+
 from claimflow_remittance.domain.balance import check_balance
 from claimflow_remittance.domain.era import read_835
 

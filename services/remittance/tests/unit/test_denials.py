@@ -2,6 +2,7 @@ import csv
 from decimal import Decimal
 
 import pytest
+
 from claimflow_remittance.domain.denials import (
     DATA,
     carc_rule,

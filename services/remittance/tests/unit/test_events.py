@@ -3,6 +3,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from claimflow_remittance.domain.denials import categorize_denial
 from claimflow_remittance.domain.era import read_835
 from claimflow_remittance.domain.events import (

@@ -4,6 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from claimflow_remittance.domain.era import Adjustment, Procedure, read_835, read_835_file
 from claimflow_shared.x12 import X12Error
 

@@ -7,9 +7,10 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from claimflow_shared.runtime.tables import utcnow
 from sqlalchemy import JSON, Column, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from claimflow_shared.runtime.tables import utcnow
 
 
 class ClaimRecord(SQLModel, table=True):

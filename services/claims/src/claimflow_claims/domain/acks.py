@@ -8,9 +8,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import cache
 
-from claimflow_shared.x12 import Segment, X12Error, read_segments
-
 from claimflow_claims.domain.tables import DATA_DIR, read_rule_table
+from claimflow_shared.x12 import Segment, X12Error, read_segments
 
 
 class AckStatus(StrEnum):

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from claimflow_shared.codes import Money, ProcedureCodeSystem, money, procedure_code
-
 from claimflow_claims.domain.tables import DATA_DIR, RuleTableError, read_rule_table
+from claimflow_shared.codes import Money, ProcedureCodeSystem, money, procedure_code
 
 DEFAULT_FEE_SCHEDULE = DATA_DIR / "fee_schedule.csv"
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from claimflow_claims.domain.fee_schedule import FeeSchedule
 from claimflow_shared.codes import (
     ClaimId,
     EncounterId,
@@ -24,9 +27,6 @@ from claimflow_shared.events.models import (
     Providers,
     SubscriberRelationship,
 )
-from pydantic import BaseModel, ConfigDict, Field
-
-from claimflow_claims.domain.fee_schedule import FeeSchedule
 
 
 class Subscriber(BaseModel):

@@ -11,11 +11,10 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-from claimflow_shared.codes import ProcedureCodeSystem, money, npi_check_digit
-from claimflow_shared.events.models import ClaimLine
-
 from claimflow_claims.domain.model import Claim
 from claimflow_claims.domain.tables import DATA_DIR, RuleTableError, read_rule_table
+from claimflow_shared.codes import ProcedureCodeSystem, money, npi_check_digit
+from claimflow_shared.events.models import ClaimLine
 
 MAX_DIAGNOSES = 12
 MAX_LINES = 50

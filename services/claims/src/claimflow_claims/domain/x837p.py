@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from claimflow_claims.domain.model import Claim
 from claimflow_shared.events.models import Address, BillingProvider, CoveragePriority
 from claimflow_shared.x12 import Delimiters, Envelope, render, wrap_interchange
-
-from claimflow_claims.domain.model import Claim
 
 IMPLEMENTATION_GUIDE = "005010X222A1"
 FUNCTIONAL_ID = "HC"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from claimflow_shared.runtime.tenancy import TenantDep
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import func, select
 
 from claimflow_claims.adapters.tables import ClaimAudit, ClaimRecord
 from claimflow_claims.domain.states import ClaimState
+from claimflow_shared.runtime.tenancy import TenantDep
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 

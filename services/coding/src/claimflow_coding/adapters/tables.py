@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from claimflow_shared.runtime.tables import utcnow
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from claimflow_shared.runtime.tables import utcnow
 
 
 class CodingRecord(SQLModel, table=True):

@@ -9,6 +9,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
+from claimflow_coding.domain.icd10 import (
+    ICD10CM_VERSION,
+    DiagnosisCheck,
+    check_diagnosis,
+    excludes1_conflicts,
+)
+from claimflow_coding.domain.procedures import CPT_VERSION, HCPCS_VERSION, check_procedure
 from claimflow_shared.codes import procedure_code
 from claimflow_shared.events.models import (
     CodedDiagnosis,
@@ -22,14 +29,6 @@ from claimflow_shared.events.models import (
     EncounterDocumented,
     QueryReason,
 )
-
-from claimflow_coding.domain.icd10 import (
-    ICD10CM_VERSION,
-    DiagnosisCheck,
-    check_diagnosis,
-    excludes1_conflicts,
-)
-from claimflow_coding.domain.procedures import CPT_VERSION, HCPCS_VERSION, check_procedure
 
 CODE_SETS = CodeSetVersions(icd10cm=ICD10CM_VERSION, cpt=CPT_VERSION, hcpcs=HCPCS_VERSION)
 

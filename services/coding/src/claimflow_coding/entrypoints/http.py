@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from claimflow_shared.runtime.tenancy import TenantDep
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import func, select
 
 from claimflow_coding.adapters.tables import CodingRecord
+from claimflow_shared.runtime.tenancy import TenantDep
 
 router = APIRouter(prefix="/v1", tags=["coding"])
 

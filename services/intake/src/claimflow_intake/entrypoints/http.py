@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from claimflow_shared.events import EncounterDocumented
-from claimflow_shared.runtime.context import HandlerContext
-from claimflow_shared.runtime.service import Service
-from claimflow_shared.runtime.tenancy import TenantDep
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -15,6 +11,10 @@ from sqlalchemy import select
 from claimflow_intake.adapters.tables import AcceptedEncounter
 from claimflow_intake.domain.encounters import DocumentConflict
 from claimflow_intake.handlers import accept_encounter
+from claimflow_shared.events import EncounterDocumented
+from claimflow_shared.runtime.context import HandlerContext
+from claimflow_shared.runtime.service import Service
+from claimflow_shared.runtime.tenancy import TenantDep
 
 router = APIRouter(prefix="/v1", tags=["encounters"])
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+from claimflow_remittance.domain.denials import DenialCategory, is_denial
+from claimflow_remittance.domain.era import Adjustment, ClaimPayment, Remittance, ServicePayment
+from claimflow_remittance.domain.posting import Posting, all_adjustments
 from claimflow_shared.codes import AdjustmentGroup
 from claimflow_shared.events.models import (
     ClaimDenied,
@@ -19,10 +22,6 @@ from claimflow_shared.events.models import (
     RemittanceAdjustment,
     RemittanceReceived,
 )
-
-from claimflow_remittance.domain.denials import DenialCategory, is_denial
-from claimflow_remittance.domain.era import Adjustment, ClaimPayment, Remittance, ServicePayment
-from claimflow_remittance.domain.posting import Posting, all_adjustments
 
 
 def adjustment_group(code: str) -> AdjustmentGroup:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
-from claimflow_shared.runtime.context import HandlerContext
-from claimflow_shared.runtime.tenancy import TenantDep
-from claimflow_shared.x12 import X12Error
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import func, select
 
 from claimflow_remittance.adapters.tables import Posting, RemittanceFile, UnmatchedPayment
 from claimflow_remittance.ledger import ingest_835
+from claimflow_shared.runtime.context import HandlerContext
+from claimflow_shared.runtime.tenancy import TenantDep
+from claimflow_shared.x12 import X12Error
 
 router = APIRouter(prefix="/v1", tags=["remittance"])
 
