@@ -18,6 +18,7 @@ from claimflow_cli.synthetic import encounter
 from claimflow_local.stack import Stack
 
 STAGES = ("accepted by intake", "coded", "claim submitted", "remittance posted")
+NEEDS_WORK = {"held", "rejected"}
 
 
 def demo_tenants(count: int, run_id: str) -> list[str]:
@@ -32,10 +33,15 @@ def _submit(client: StackClient, tenant: str, bodies: list[dict]) -> list[str]:
 
 
 def stage_counts(client: StackClient, tenants: list[str]) -> dict[str, Any]:
-    counts = {stage: 0 for stage in STAGES}
+    counts = {stage: 0 for stage in STAGES} | {"waiting on work": 0}
     for tenant in tenants:
-        counts["coded"] += client.get("coding", "/v1/summary", tenant)["coded"]
-        counts["claim submitted"] += client.get("claims", "/v1/summary", tenant)["submitted"]
+        coding = client.get("coding", "/v1/summary", tenant)
+        claims = client.get("claims", "/v1/summary", tenant)
+        counts["coded"] += coding["coded"]
+        counts["claim submitted"] += claims["submitted"]
+        counts["waiting on work"] += coding["query"] + sum(
+            n for state, n in claims["by_state"].items() if state in NEEDS_WORK
+        )
         counts["remittance posted"] += client.get("remittance", "/v1/summary", tenant)["posted"]
     return counts
 
@@ -46,6 +52,7 @@ def reconcile(client: StackClient, tenants: list[str]) -> dict[str, Any]:
     claims_per_encounter: dict[str, int] = {}
     postings: dict[str, list[dict]] = {}
     queries: set[str] = set()
+    needs_work: set[str] = set()
     billed = Decimal("0")
     for tenant in tenants:
         for row in client.get("intake", "/v1/encounters", tenant):
@@ -55,6 +62,8 @@ def reconcile(client: StackClient, tenants: list[str]) -> dict[str, Any]:
                 claims_per_encounter.get(row["encounter_id"], 0) + 1
             )
             billed += Decimal(row["total_charge"])
+            if row["state"] in NEEDS_WORK:
+                needs_work.add(row["encounter_id"])
         for row in client.get("remittance", "/v1/postings", tenant):
             postings.setdefault(row["encounter_id"], []).append(row)
         queries |= {q["encounter_id"] for q in client.get("coding", "/v1/worklist", tenant)}
@@ -66,7 +75,7 @@ def reconcile(client: StackClient, tenants: list[str]) -> dict[str, Any]:
             paid += Decimal(row["paid"])
             patient += Decimal(row["patient_responsibility"])
             denied += Decimal(row["denied_amount"])
-    lost = [e for e in accepted if e not in postings and e not in queries]
+    lost = [e for e in accepted if e not in postings and e not in queries | needs_work]
     duplicated = [
         e for e in accepted if len(postings.get(e, [])) > 1 or claims_per_encounter.get(e, 0) > 1
     ]
@@ -75,6 +84,7 @@ def reconcile(client: StackClient, tenants: list[str]) -> dict[str, Any]:
         "accepted": len(accepted),
         "terminal": terminal,
         "coder_queries": len(queries),
+        "claims_needing_work": len(needs_work),
         "lost": len(lost),
         "duplicated": len(duplicated) + len(strays),
         "lost_encounters": lost[:20],
@@ -120,7 +130,7 @@ def run(
             counts = stage_counts(client, names)
             for stage in STAGES[1:]:
                 progress.update(bars[stage], completed=counts[stage])
-            done = counts["remittance posted"] + _queries(client, names)
+            done = counts["remittance posted"] + counts["waiting on work"]
             if done >= accepted:
                 break
             if counts != last:
@@ -143,6 +153,7 @@ def run(
         "paid": result["terminal"].get("paid", 0) + result["terminal"].get("partially-paid", 0),
         "denied": result["terminal"].get("denied", 0),
         "coder_queries": result["coder_queries"],
+        "claims_needing_work": result["claims_needing_work"],
         "lost": result["lost"],
         "duplicated": result["duplicated"],
         "lost_encounters": result["lost_encounters"],
@@ -155,10 +166,6 @@ def run(
     }
 
 
-def _queries(client: StackClient, tenants: list[str]) -> int:
-    return sum(client.get("coding", "/v1/summary", t)["query"] for t in tenants)
-
-
 def print_summary(summary: dict[str, Any], console: Console) -> None:
     table = Table(title=f"ClaimFlow demo {summary['run_id']}", show_header=True)
     table.add_column("measure")
@@ -168,6 +175,7 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
         ("accepted by intake", summary["accepted"]),
         *[(f"terminal: {state}", n) for state, n in sorted(summary["terminal_states"].items())],
         ("waiting on a coder query", summary["coder_queries"]),
+        ("claims held or rejected (work queue)", summary["claims_needing_work"]),
         ("lost (accepted, never terminal)", summary["lost"]),
         ("duplicated", summary["duplicated"]),
         ("billed", f"${summary['dollars']['billed']}"),

@@ -89,7 +89,6 @@ def _restart_infra(home: Path, console: Console) -> None:
         if cluster and not port_open(cluster.port):
             cluster.start()
         if broker and not port_open(broker.port):
-            broker.log_file.unlink(missing_ok=True)
             broker.start()
 
 
@@ -114,13 +113,21 @@ def require(home: Path) -> Stack:
     return stack
 
 
+def documented_service(name: str):
+    """A service as documented: production broker address, whatever this shell has set."""
+    settings = importlib.import_module(f"claimflow_{name}.settings").Settings(
+        service_name=name, kafka_bootstrap_servers="kafka:9092"
+    )
+    return importlib.import_module(f"claimflow_{name}.bootstrap").build(settings)
+
+
 def write_asyncapi(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in SERVICES:
-        service = importlib.import_module(f"claimflow_{name}.bootstrap").build()
         path = out / f"{name}.asyncapi.json"
-        path.write_text(json.dumps(service.asyncapi(), indent=2, sort_keys=True) + "\n")
+        spec = documented_service(name).asyncapi()
+        path.write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
         written.append(path)
     return written
 
@@ -136,7 +143,7 @@ async def _dead_letters(bootstrap: str, topics: list[str], limit: int) -> list[d
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
-        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
                 for r in records:
                     headers = {k: v.decode(errors="replace") for k, v in r.headers or []}

@@ -145,6 +145,9 @@ class KafkaBroker:
                 check=True,
                 capture_output=True,
             )
+        if self.log_file.exists():
+            # Readiness reads this log: keep the previous run's beside it, not in it.
+            self.log_file.replace(self.log_file.with_suffix(".log.1"))
         with open(self.home / "broker.out", "ab") as out:
             proc = subprocess.Popen(
                 [java, *jvm, "-cp", classpath, "kafka.Kafka", str(props)],

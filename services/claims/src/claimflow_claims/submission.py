@@ -16,7 +16,8 @@ from sqlalchemy import select, text
 from claimflow_claims.adapters.clearinghouse import Clearinghouse
 from claimflow_claims.adapters.repository import next_control_number, transition
 from claimflow_claims.adapters.tables import ClaimRecord, SubmissionFile
-from claimflow_claims.domain.acks import read_999
+from claimflow_claims.domain.acknowledgment import ClaimAcknowledgment, acknowledge_claims
+from claimflow_claims.domain.acks import read_277ca, read_999
 from claimflow_claims.domain.model import Claim
 from claimflow_claims.domain.states import ClaimEvent, ClaimState
 from claimflow_claims.domain.x837p import (
@@ -110,9 +111,14 @@ async def submit_ready_claims(
     )
     file_name = f"837P-{icn:09d}.x12"
     receipt = await clearinghouse.submit(file_name=file_name, content=content)
-    ack = read_999(receipt.ack_999)
-    verdict = ack.for_transaction(group_control_number=str(icn), control_number="0001")
-    accepted = verdict is not None and verdict.accepted
+    acknowledgments = acknowledge_claims(
+        [claim.claim_id for claim in claims],
+        ack_999=read_999(receipt.ack_999),
+        group_control_number=str(icn),
+        transaction_control_number="0001",
+        statuses_277ca=read_277ca(receipt.ack_277ca) if receipt.ack_277ca else (),
+        already_held=receipt.already_held,
+    )
     async with service.db.transaction() as session:
         session.add(
             SubmissionFile(
@@ -120,7 +126,7 @@ async def submit_ready_claims(
                 interchange_control_number=icn,
                 content=content,
                 ack_999=receipt.ack_999,
-                accepted=accepted,
+                accepted=any(a.submitted for a in acknowledgments.values()),
                 claim_count=len(claims),
             )
         )
@@ -128,52 +134,54 @@ async def submit_ready_claims(
             record = await session.get(ClaimRecord, stale.id)
             if record is None or record.state != ClaimState.READY.value:
                 continue
-            ctx = HandlerContext(session=session, producer=service.producer_name)
-            transition(
-                session,
-                record,
-                ClaimEvent.SUBMITTED,
-                actor="claimflow-claims",
-                reason=f"sent in {file_name}",
-            )
             record.interchange_control_number = icn
             record.submission_file = file_name
-            if accepted:
-                transition(
-                    session,
-                    record,
-                    ClaimEvent.ACK_999_ACCEPTED,
-                    actor="clearinghouse",
-                    reason=f"999 {verdict.status.value}",
-                )
-                ctx.emit(
-                    CLAIM_SUBMITTED,
-                    submitted_payload(claim, record, icn=icn, file_name=file_name, at=now),
-                    tenant_id=record.tenant_id,
-                    encounter_id=record.encounter_id,
-                    causation_id=record.coded_event_id,
-                    detail=file_name,
-                )
-            else:
-                reasons = verdict.reasons() if verdict else ["999 did not answer our ST"]
-                transition(
-                    session,
-                    record,
-                    ClaimEvent.ACK_999_REJECTED,
-                    actor="clearinghouse",
-                    reason="; ".join(reasons)[:500],
-                )
-                ctx.emit(
-                    CLAIM_REJECTED,
-                    ClaimRejected(
-                        claim_id=claim.claim_id, stage="999", reasons=reasons or ["rejected"]
-                    ),
-                    tenant_id=record.tenant_id,
-                    encounter_id=record.encounter_id,
-                    causation_id=record.coded_event_id,
-                )
+            apply_acknowledgment(
+                HandlerContext(session=session, producer=service.producer_name),
+                record,
+                claim,
+                acknowledgments[claim.claim_id],
+                payload=submitted_payload(claim, record, icn=icn, file_name=file_name, at=now),
+            )
     service.notify_outbox()
     return len(claims)
+
+
+def apply_acknowledgment(
+    ctx: HandlerContext,
+    record: ClaimRecord,
+    claim: Claim,
+    ack: ClaimAcknowledgment,
+    *,
+    payload: ClaimSubmitted,
+) -> None:
+    """Walk the claim through the state machine and publish what happened to it."""
+    transition(
+        ctx.session,
+        record,
+        ClaimEvent.SUBMITTED,
+        actor="claimflow-claims",
+        reason=f"sent in {payload.file_reference}",
+    )
+    for event in ack.events:
+        transition(
+            ctx.session, record, event, actor="clearinghouse", reason="; ".join(ack.reasons)[:500]
+        )
+    routing = {
+        "tenant_id": record.tenant_id,
+        "encounter_id": record.encounter_id,
+        "causation_id": record.coded_event_id,
+    }
+    if ack.submitted:
+        ctx.emit(CLAIM_SUBMITTED, payload, detail=payload.file_reference, **routing)
+    else:
+        ctx.emit(
+            CLAIM_REJECTED,
+            ClaimRejected(
+                claim_id=claim.claim_id, stage=ack.rejected_by, reasons=list(ack.reasons)
+            ),
+            **routing,
+        )
 
 
 async def submitter_loop(service: Service) -> None:

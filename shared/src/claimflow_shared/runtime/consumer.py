@@ -19,7 +19,7 @@ from sqlalchemy import select
 from claimflow_shared.events.envelope import EventEnvelope
 from claimflow_shared.runtime import metrics
 from claimflow_shared.runtime.context import HandlerContext
-from claimflow_shared.runtime.db import Database, is_transient
+from claimflow_shared.runtime.db import Database, describe_error, is_transient
 from claimflow_shared.runtime.tables import InboxMessage, TimelineEntry
 from claimflow_shared.topics import Topic
 
@@ -105,13 +105,15 @@ class EventConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if is_transient(exc):
+                # Whatever the error says, a database that does not answer is an outage,
+                # not a poison message: never dead-letter while it is away.
+                if is_transient(exc) or not await self.db.ping():
                     metrics.TRANSIENT_RETRIES.labels(self.service, envelope.event_type).inc()
                     log.warning(
                         "transient failure, retrying",
                         extra={
                             "event_id": str(envelope.event_id),
-                            "error": type(exc).__name__,
+                            "error": describe_error(exc),
                             "backoff_s": backoff,
                         },
                     )
@@ -120,7 +122,7 @@ class EventConsumer:
                     continue
                 log.error(
                     "handler failed; dead-lettering",
-                    extra={"event_id": str(envelope.event_id), "error": type(exc).__name__},
+                    extra={"event_id": str(envelope.event_id), "error": describe_error(exc)},
                 )
                 await self.dead_letter(record, exc)
                 return self._count(envelope.event_type, "dead-lettered")

@@ -67,10 +67,42 @@ class Database:
         await self.engine.dispose()
 
 
+# SQLSTATE classes worth retrying: connection exception, transaction rollback (serialization,
+# deadlock), insufficient resources, operator intervention (shutdown), system error.
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+_TRANSIENT_DRIVER_ERRORS = (
+    "ConnectionDoesNotExistError",
+    "ConnectionFailureError",
+    "InterfaceError",
+    "CannotConnectNowError",
+    "TooManyConnectionsError",
+    "InternalClientError",
+)
+
+
 def is_transient(exc: BaseException) -> bool:
     """Errors worth retrying without skipping the message: the database or network is away."""
     if isinstance(exc, OperationalError | InterfaceError):
         return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig = exc.orig
+        sqlstate = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+        if sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES:
+            return True
+        chain = [orig, getattr(orig, "__cause__", None), getattr(orig, "__context__", None)]
+        if any(type(e).__name__ in _TRANSIENT_DRIVER_ERRORS for e in chain if e is not None):
+            return True
+        if any(isinstance(e, OSError | ConnectionError) for e in chain if e is not None):
+            return True
+        return "connection" in str(orig).lower() and "closed" in str(orig).lower()
     return isinstance(exc, ConnectionError | TimeoutError | asyncio.TimeoutError | OSError)
+
+
+def describe_error(exc: BaseException) -> str:
+    """The error's type, and the driver's beneath it: safe to log (no values, no PHI)."""
+    orig = getattr(exc, "orig", None)
+    return (
+        f"{type(exc).__name__}({type(orig).__name__})" if orig is not None else type(exc).__name__
+    )

@@ -12,6 +12,8 @@ import httpx
 class SubmissionReceipt:
     submission_id: str
     ack_999: str
+    ack_277ca: str | None = None
+    already_held: frozenset[str] = frozenset()
 
 
 class Clearinghouse(Protocol):
@@ -32,7 +34,14 @@ class HttpClearinghouse:
         )
         response.raise_for_status()
         body = response.json()
-        return SubmissionReceipt(submission_id=str(body["submission_id"]), ack_999=body["ack_999"])
+        return SubmissionReceipt(
+            submission_id=str(body["submission_id"]),
+            ack_999=body["ack_999"],
+            ack_277ca=body.get("ack_277ca"),
+            already_held=frozenset(
+                c["claim_id"] for c in body.get("claims", []) if c.get("status") == "duplicate"
+            ),
+        )
 
     async def close(self) -> None:
         await self.client.aclose()
