@@ -26,6 +26,21 @@ def _bin(name: str) -> str:
     return candidates[-1]
 
 
+def _run(cmd: list[str], what: str, **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} failed ({result.returncode}): {result.stderr.strip()}")
+    return result
+
+
+def _traversable_by_server(path: Path) -> None:
+    """The server runs as `postgres`: every folder above its data must let it through."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            os.chmod(parent, mode | 0o011)
+
+
 def _as_server_user(cmd: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return cmd
@@ -51,12 +66,13 @@ class PostgresCluster:
         if os.geteuid() == 0:
             pg = pwd.getpwnam("postgres")
             os.chown(self.home, pg.pw_uid, pg.pw_gid)
+            _traversable_by_server(self.home.parent)
         if not (self.data / "PG_VERSION").exists():
             pwfile = self.home / "pw"
             pwfile.write_text(self.password + "\n")
             if os.geteuid() == 0:
                 os.chown(pwfile, pg.pw_uid, pg.pw_gid)
-            subprocess.run(
+            _run(
                 _as_server_user(
                     [
                         _bin("initdb"),
@@ -73,15 +89,14 @@ class PostgresCluster:
                         "--locale=C",
                     ]
                 ),
-                check=True,
-                capture_output=True,
+                "initdb",
             )
             pwfile.unlink()
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.home} "
             "-c max_connections=300 -c fsync=on -c shared_buffers=128MB"
         )
-        subprocess.run(
+        _run(
             _as_server_user(
                 [
                     _bin("pg_ctl"),
@@ -97,8 +112,7 @@ class PostgresCluster:
                     "start",
                 ]
             ),
-            check=True,
-            capture_output=True,
+            "pg_ctl start",
         )
         wait_until(lambda: port_open(self.port), timeout=timeout, what="PostgreSQL")
         return self
