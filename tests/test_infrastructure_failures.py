@@ -13,10 +13,6 @@ from tests.support import get_json, new_tenant, postings, send_encounters, wait_
 pytestmark = pytest.mark.infra
 
 
-async def _posted(stack, tenant: str) -> int:
-    return len(await postings(stack, tenant))
-
-
 async def _finishes_exactly_once(stack, tenant: str, ids: list[str]) -> None:
     async def all_posted():
         rows = await postings(stack, tenant)
@@ -30,39 +26,38 @@ async def _finishes_exactly_once(stack, tenant: str, ids: list[str]) -> None:
     assert Counter(c["encounter_id"] for c in claims) == Counter(ids)
 
 
+async def _outage_mid_batch(stack, *, tenant: str, seed: int, stop, start) -> None:
+    ids = await send_encounters(stack, tenant, 120, seed=seed)
+
+    async def flowing() -> bool:
+        return len(await postings(stack, tenant)) >= 5
+
+    await wait_for(flowing, timeout=120, interval=0.1, what="the batch to start flowing")
+    await asyncio.to_thread(stop)
+    await asyncio.sleep(3)
+    await asyncio.to_thread(start)
+    await _finishes_exactly_once(stack, tenant, ids)
+
+
 async def test_a_killed_broker_restarted_loses_and_doubles_nothing(stack, infra):
     if infra.broker is None:
         pytest.skip("the broker is not ours to kill (external or testcontainers)")
-    tenant = new_tenant("broker")
-    ids = await send_encounters(stack, tenant, 120, seed=31)
-    await wait_for(
-        lambda: _has_some(stack, tenant),
-        timeout=120,
-        interval=0.1,
-        what="the batch to start flowing",
+    await _outage_mid_batch(
+        stack,
+        tenant=new_tenant("broker"),
+        seed=31,
+        stop=infra.broker.kill,
+        start=infra.broker.start,
     )
-    infra.broker.kill()
-    await asyncio.sleep(3)
-    await asyncio.to_thread(infra.broker.start)
-    await _finishes_exactly_once(stack, tenant, ids)
 
 
 async def test_a_database_restart_mid_batch_is_retried_without_skipping(stack, infra):
     if infra.postgres is None:
         pytest.skip("the database is not ours to stop (external or testcontainers)")
-    tenant = new_tenant("pgdown")
-    ids = await send_encounters(stack, tenant, 120, seed=37)
-    await wait_for(
-        lambda: _has_some(stack, tenant),
-        timeout=120,
-        interval=0.1,
-        what="the batch to start flowing",
+    await _outage_mid_batch(
+        stack,
+        tenant=new_tenant("pgdown"),
+        seed=37,
+        stop=lambda: infra.postgres.stop("immediate"),
+        start=infra.postgres.start,
     )
-    await asyncio.to_thread(infra.postgres.stop, "immediate")
-    await asyncio.sleep(3)
-    await asyncio.to_thread(infra.postgres.start)
-    await _finishes_exactly_once(stack, tenant, ids)
-
-
-async def _has_some(stack, tenant: str) -> bool:
-    return await _posted(stack, tenant) >= 5

@@ -43,7 +43,7 @@ async def list_claims(
     request: Request,
     state: str | None = None,
     after_id: int = 0,
-    limit: int = 10_000,
+    limit: int = 100_000,
 ) -> list[dict]:
     async with request.app.state.service.db.sessions() as session:
         query = select(ClaimRecord).where(
@@ -51,7 +51,7 @@ async def list_claims(
         )
         if state:
             query = query.where(ClaimRecord.state == state)
-        rows = await session.exec(query.order_by(ClaimRecord.id).limit(min(limit, 10_000)))
+        rows = await session.exec(query.order_by(ClaimRecord.id).limit(min(limit, 100_000)))
     return [_row(r) for r in rows.scalars().all()]
 
 

@@ -88,7 +88,7 @@ class EncounterRow(BaseModel):
 
 @router.get("/encounters", response_model=list[EncounterRow])
 async def list_encounters(
-    tenant: TenantDep, request: Request, after_id: int = 0, limit: int = 10_000
+    tenant: TenantDep, request: Request, after_id: int = 0, limit: int = 100_000
 ) -> list[EncounterRow]:
     """Accepted encounters of the calling tenant, for reconciliation."""
     async with _service(request).db.sessions() as session:
@@ -98,7 +98,7 @@ async def list_encounters(
                     select(AcceptedEncounter)
                     .where(AcceptedEncounter.tenant_id == tenant, AcceptedEncounter.id > after_id)
                     .order_by(AcceptedEncounter.id)
-                    .limit(min(limit, 10_000))
+                    .limit(min(limit, 100_000))
                 )
             )
             .scalars()

@@ -36,13 +36,13 @@ def _posting(p: Posting) -> dict:
 
 @router.get("/postings")
 async def list_postings(
-    tenant: TenantDep, request: Request, claim_id: str | None = None, limit: int = 10_000
+    tenant: TenantDep, request: Request, claim_id: str | None = None, limit: int = 100_000
 ) -> list[dict]:
     async with request.app.state.service.db.sessions() as session:
         query = select(Posting).where(Posting.tenant_id == tenant)
         if claim_id:
             query = query.where(Posting.claim_id == claim_id)
-        rows = await session.exec(query.order_by(Posting.id).limit(min(limit, 10_000)))
+        rows = await session.exec(query.order_by(Posting.id).limit(min(limit, 100_000)))
     return [_posting(p) for p in rows.scalars().all()]
 
 
