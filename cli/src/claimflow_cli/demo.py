@@ -101,7 +101,7 @@ def reconcile(client: StackClient, tenants: list[str]) -> dict[str, Any]:
 
 def run(
     stack: Stack, *, encounters: int, tenants: int, idle_timeout: float, console: Console
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, str]]:
     run_id = uuid.uuid4().hex[:6]
     names = demo_tenants(tenants, run_id)
     plan = {
@@ -162,8 +162,7 @@ def run(
         "elapsed_s": round(elapsed, 2),
         "throughput_eps": round(terminal_total / elapsed, 2) if elapsed else 0.0,
         "sample_encounter": next(iter(result["tenants_by_encounter"]), None),
-        "tenants_by_encounter": result["tenants_by_encounter"],
-    }
+    }, result["tenants_by_encounter"]
 
 
 def print_summary(summary: dict[str, Any], console: Console) -> None:

@@ -68,11 +68,13 @@ def demo(
 ) -> None:
     """Send a synthetic batch through intake and follow it to paid or denied."""
     stack = local.require(_home())
-    summary = demo_run.run(
+    summary, tenants_by_encounter = demo_run.run(
         stack, encounters=encounters, tenants=tenants, idle_timeout=timeout, console=console
     )
     demo_run.print_summary(summary, Console())
-    (_home() / "last-demo.json").write_text(json.dumps(summary, default=str))
+    (_home() / "last-demo.json").write_text(
+        json.dumps({**summary, "tenants_by_encounter": tenants_by_encounter}, default=str)
+    )
     if as_json:
         print(json.dumps(summary, default=str))
     if summary["lost"] or summary["duplicated"]:
@@ -113,7 +115,8 @@ def trace(
             (e["causation_id"] or "")[:8],
             e["detail"] or "",
         )
-    Console().print(table)
+    # Wide enough for the event names when piped; a terminal keeps its own width.
+    Console(width=None if console.is_terminal else 160).print(table)
 
 
 @app.command()
