@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from claimflow_claims.adapters.clearinghouse import HttpClearinghouse
 from claimflow_claims.entrypoints.http import router
-from claimflow_claims.handlers import on_claim_denied, on_encounter_coded, on_remittance_received
+from claimflow_claims.handlers import on_encounter_coded, on_remittance_received
 from claimflow_claims.settings import Settings
 from claimflow_claims.submission import submitter_loop
 from claimflow_shared.runtime.service import Service
 from claimflow_shared.topics import (
-    CLAIM_DENIED,
     CLAIM_REJECTED,
     CLAIM_SUBMITTED,
     ENCOUNTER_CODED,
@@ -27,7 +26,6 @@ def build(settings: Settings | None = None) -> Service:
         consumes={
             ENCOUNTER_CODED: on_encounter_coded,
             REMITTANCE_RECEIVED: on_remittance_received,
-            CLAIM_DENIED: on_claim_denied,
         },
         publishes=[CLAIM_SUBMITTED, CLAIM_REJECTED],
         routers=[router],

@@ -17,7 +17,6 @@ from claimflow_claims.domain.model import build_claim
 from claimflow_claims.domain.scrubber import is_clean, scrub_claim
 from claimflow_claims.domain.states import ClaimEvent, ClaimState
 from claimflow_shared.events import (
-    ClaimDenied,
     ClaimRejected,
     EncounterCoded,
     EventEnvelope,
@@ -117,6 +116,17 @@ _OUTCOME = {
 }
 
 
+def _remittance_reason(remittance: RemittanceReceived) -> str:
+    adjustments = [
+        *remittance.claim_adjustments,
+        *(a for line in remittance.lines for a in line.adjustments),
+    ]
+    carcs = sorted({f"{a.group.value}-{a.carc}" for a in adjustments})
+    return f"835 CLP02={remittance.status_code}, paid {remittance.paid}" + (
+        f", adjustments {' '.join(carcs)}" if carcs else ""
+    )
+
+
 async def on_remittance_received(
     ctx: HandlerContext, event: EventEnvelope[RemittanceReceived]
 ) -> None:
@@ -135,20 +145,5 @@ async def on_remittance_received(
             record,
             outcome,
             actor="payer",
-            reason=f"835 CLP02={event.payload.status_code}, paid {event.payload.paid}",
-        )
-
-
-async def on_claim_denied(ctx: HandlerContext, event: EventEnvelope[ClaimDenied]) -> None:
-    """The denial's category and recommended action go on the claim's audit trail."""
-    record = await get_claim(ctx.session, claim_id=event.payload.claim_id)
-    if record is None or record.tenant_id != event.tenant_id:
-        return
-    if ClaimState(record.state) is not ClaimState.DENIED:
-        transition(
-            ctx.session,
-            record,
-            ClaimEvent.REMITTANCE_DENIED,
-            actor="payer",
-            reason=f"{event.payload.category}: {event.payload.recommended_action}",
+            reason=_remittance_reason(event.payload),
         )
