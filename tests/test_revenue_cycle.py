@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from claimflow_shared.x12 import read_segments
@@ -71,3 +72,18 @@ async def test_payments_posted_equal_the_totals_of_the_simulators_835_files(stac
     posted = sum(Decimal(r["paid"]) for r in rows)
     assert posted == clp_total == bpr_total
     assert posted > 0
+
+
+async def test_one_tenant_cannot_see_another_tenants_claims_or_timeline(stack):
+    owner, other = new_tenant("own"), new_tenant("other")
+    ids = await send_encounters(stack, owner, 2, seed=41)
+    rows = await wait_for_postings(stack, owner, len(ids))
+    claim_id = rows[0]["claim_id"]
+    async with httpx.AsyncClient(base_url=stack.process("claims").url) as client:
+        mine = await client.get(f"/v1/claims/{claim_id}", headers={"X-Tenant-ID": owner})
+        theirs = await client.get(f"/v1/claims/{claim_id}", headers={"X-Tenant-ID": other})
+    assert mine.status_code == 200
+    assert theirs.status_code == 404  # not 403: existence is not leaked
+    assert await get_json(stack, "claims", "/v1/claims", other) == []
+    timeline = await get_json(stack, "intake", f"/v1/timeline/{ids[0]}", other)
+    assert timeline["entries"] == []
