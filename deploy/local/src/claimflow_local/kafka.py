@@ -157,7 +157,11 @@ class KafkaBroker:
             )
         self.pid = proc.pid
         self.pid_file.write_text(str(proc.pid))
-        wait_until(self.ready, timeout=timeout, what="Kafka broker", log=self.log_file)
+        try:
+            wait_until(self.ready, timeout=timeout, what="Kafka broker", log=self.log_file)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def ready(self) -> bool:

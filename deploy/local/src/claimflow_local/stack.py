@@ -252,7 +252,12 @@ def start_infrastructure(home: Path, *, with_postgres: bool = True) -> Infrastru
     external = os.environ.get("DATABASE_URL") or None
     cluster = None
     if with_postgres and not external:
-        cluster = new_cluster(home / "postgres").start()
+        try:
+            cluster = new_cluster(home / "postgres").start()
+        except BaseException:
+            if broker:
+                broker.stop()  # leave nothing running behind a failed start
+            raise
     return Infrastructure(
         bootstrap, postgres=cluster, broker=broker, external_database_url=external
     )
