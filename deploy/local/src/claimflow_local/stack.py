@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.error import URLError
@@ -285,16 +284,6 @@ def external_database(url: str, name: str) -> str:
 
     asyncio.run(create())
     return f"{base}/{target}"
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    return predicate()
 
 
 __all__ = ["Infrastructure", "Process", "Stack", "free_port", "start_infrastructure"]

@@ -4,6 +4,7 @@ encounter; follow the payer's verdict through the claim state machine."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
 from claimflow_claims.adapters.repository import (
     audit_created,
@@ -26,14 +27,11 @@ from claimflow_shared.runtime.context import HandlerContext
 from claimflow_shared.topics import CLAIM_REJECTED
 
 ACTOR = "claimflow-claims"
-_FEE_SCHEDULE: FeeSchedule | None = None
 
 
+@cache
 def fee_schedule() -> FeeSchedule:
-    global _FEE_SCHEDULE
-    if _FEE_SCHEDULE is None:
-        _FEE_SCHEDULE = FeeSchedule.load()
-    return _FEE_SCHEDULE
+    return FeeSchedule.load()
 
 
 def claim_id_for(encounter_id: str, frequency_code: str = "1") -> str:

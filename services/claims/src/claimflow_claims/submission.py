@@ -8,7 +8,6 @@ claims are marked and published once."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text
@@ -30,11 +29,11 @@ from claimflow_claims.domain.x837p import (
 from claimflow_claims.settings import Settings
 from claimflow_shared.events import ClaimRejected, ClaimSubmitted, PayerRef
 from claimflow_shared.runtime.context import HandlerContext
+from claimflow_shared.runtime.loops import Backoff, repeat
 from claimflow_shared.runtime.service import Service
 from claimflow_shared.topics import CLAIM_REJECTED, CLAIM_SUBMITTED
 from claimflow_shared.x12 import Envelope
 
-log = logging.getLogger("claimflow.claims.submitter")
 SUBMITTER_LOCK = 7_311_002
 
 
@@ -188,17 +187,14 @@ async def submitter_loop(service: Service) -> None:
     """Background loop: submit while there is work, otherwise poll gently."""
     settings: Settings = service.settings  # type: ignore[assignment]
     clearinghouse = service.state["clearinghouse"]
-    backoff = 0.5
-    while True:
-        try:
-            sent = await submit_ready_claims(service, clearinghouse, settings)
-            backoff = 0.5
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("submission failed; will retry", extra={"error": type(exc).__name__})
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 15.0)
-            continue
-        if sent < settings.submit_batch_size:
-            await asyncio.sleep(settings.submit_interval_s)
+
+    async def submit() -> bool:
+        sent = await submit_ready_claims(service, clearinghouse, settings)
+        return sent == settings.submit_batch_size
+
+    await repeat(
+        submit,
+        what="claim submission",
+        backoff=Backoff(0.5, 15.0),
+        idle=lambda: asyncio.sleep(settings.submit_interval_s),
+    )

@@ -10,6 +10,7 @@ from claimflow_remittance.adapters.clearinghouse import EraSource
 from claimflow_remittance.adapters.tables import EraCursor
 from claimflow_remittance.ledger import ingest_835, match_parked_payments
 from claimflow_shared.runtime.context import HandlerContext
+from claimflow_shared.runtime.loops import Backoff, repeat
 from claimflow_shared.runtime.service import Service
 
 log = logging.getLogger("claimflow.remittance.era")
@@ -48,17 +49,13 @@ async def download_once(service: Service, source: EraSource, *, limit: int = 20)
 async def era_download_loop(service: Service) -> None:
     source: EraSource = service.state["era_source"]
     interval = service.settings.era_poll_interval_s  # type: ignore[attr-defined]
-    backoff = 0.5
-    while True:
-        try:
-            taken = await download_once(service, source)
-            backoff = 0.5
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("ERA download failed; will retry", extra={"error": type(exc).__name__})
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 15.0)
-            continue
-        if not taken:
-            await asyncio.sleep(interval)
+
+    async def download() -> bool:
+        return bool(await download_once(service, source))
+
+    await repeat(
+        download,
+        what="ERA download",
+        backoff=Backoff(0.5, 15.0),
+        idle=lambda: asyncio.sleep(interval),
+    )

@@ -10,7 +10,7 @@ import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
@@ -20,6 +20,7 @@ from claimflow_shared.events.envelope import EventEnvelope
 from claimflow_shared.runtime import metrics
 from claimflow_shared.runtime.context import HandlerContext
 from claimflow_shared.runtime.db import Database, describe_error, is_transient
+from claimflow_shared.runtime.loops import Backoff
 from claimflow_shared.runtime.tables import InboxMessage, TimelineEntry
 from claimflow_shared.topics import Topic
 
@@ -97,7 +98,7 @@ class EventConsumer:
         except UndecodableEvent as exc:
             await self.dead_letter(record, exc)
             return self._count("unknown", "dead-lettered")
-        backoff = self.initial_backoff_s
+        backoff = self._backoff()
         while True:
             started = time.perf_counter()
             try:
@@ -114,11 +115,10 @@ class EventConsumer:
                         extra={
                             "event_id": str(envelope.event_id),
                             "error": describe_error(exc),
-                            "backoff_s": backoff,
+                            "backoff_s": backoff.current_s,
                         },
                     )
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, self.max_backoff_s)
+                    await backoff.wait()
                     continue
                 log.error(
                     "handler failed; dead-lettering",
@@ -183,7 +183,7 @@ class EventConsumer:
             ("dlq.consumer_group", self.consumer_group.encode()),
             ("dlq.service", self.service.encode()),
         ]
-        backoff = self.initial_backoff_s
+        backoff = self._backoff()
         while True:
             try:
                 await self.producer.send_and_wait(
@@ -194,16 +194,11 @@ class EventConsumer:
                 raise
             except Exception as exc:
                 log.warning("dead letter not yet published", extra={"error": type(exc).__name__})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff_s)
+                await backoff.wait()
+
+    def _backoff(self) -> Backoff:
+        return Backoff(self.initial_backoff_s, self.max_backoff_s)
 
     def _count(self, event_type: str, outcome: str) -> str:
         metrics.EVENTS_CONSUMED.labels(self.service, event_type, outcome).inc()
         return outcome
-
-
-def dlq_headers(record_headers: Any) -> dict[str, str]:
-    return {
-        k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v))
-        for k, v in (record_headers or [])
-    }

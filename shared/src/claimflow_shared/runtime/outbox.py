@@ -15,7 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from claimflow_shared.events.envelope import EventEnvelope
 from claimflow_shared.runtime import metrics
-from claimflow_shared.runtime.db import Database, is_transient
+from claimflow_shared.runtime.db import Database
+from claimflow_shared.runtime.loops import Backoff, repeat
 from claimflow_shared.runtime.tables import OutboxMessage, TimelineEntry
 from claimflow_shared.topics import TOPICS, message_key
 
@@ -85,40 +86,36 @@ class OutboxRelay:
         self.poll_interval_s = poll_interval_s
         self.retention = retention
         self._wake = asyncio.Event()
-        self._stopping = False
+        self._last_purge = datetime.now(UTC)
         self.healthy = True
 
     def notify(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
-        backoff = 0.2
-        last_purge = datetime.now(UTC)
-        while not self._stopping:
-            try:
-                published = await self.publish_batch()
-                self.healthy = True
-                backoff = 0.2
-                if datetime.now(UTC) - last_purge > timedelta(minutes=10):
-                    await self.purge()
-                    last_purge = datetime.now(UTC)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.healthy = False
-                level = logging.WARNING if is_transient(exc) else logging.ERROR
-                log.log(level, "outbox relay failed, retrying", extra={"error": type(exc).__name__})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
-            if published < self.batch_size:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
+        await repeat(
+            self._publish_and_purge,
+            what="outbox relay",
+            idle=self._wait_for_work,
+            backoff=Backoff(0.2, 10.0),
+            on_error=self._unhealthy,
+        )
 
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
+    async def _publish_and_purge(self) -> bool:
+        published = await self.publish_batch()
+        self.healthy = True
+        if datetime.now(UTC) - self._last_purge > timedelta(minutes=10):
+            await self.purge()
+            self._last_purge = datetime.now(UTC)
+        return published == self.batch_size
+
+    async def _wait_for_work(self) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
+
+    def _unhealthy(self, _: Exception) -> None:
+        self.healthy = False
 
     async def publish_batch(self) -> int:
         async with self.db.transaction() as session:

@@ -149,8 +149,6 @@ class Service:
         self.started = False
         with contextlib.suppress(Exception):
             await self.broker.stop()
-        if self.relay:
-            self.relay.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
