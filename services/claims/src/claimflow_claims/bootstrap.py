@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from claimflow_claims import handlers
 from claimflow_claims.adapters.clearinghouse import HttpClearinghouse
-from claimflow_claims.entrypoints.http import router
-from claimflow_claims.handlers import on_encounter_coded, on_remittance_received
+from claimflow_claims.entrypoints import http
 from claimflow_claims.settings import Settings
-from claimflow_claims.submission import submitter_loop
-from claimflow_shared.runtime.service import Service
+from claimflow_claims.submission import ClaimSubmitter
+from claimflow_claims.unit_of_work import SqlClaimsUnitOfWork
+from claimflow_shared.runtime.consumer import Subscription
+from claimflow_shared.runtime.service import Runtime, Service
 from claimflow_shared.topics import (
     CLAIM_REJECTED,
     CLAIM_SUBMITTED,
@@ -20,16 +22,23 @@ VERSION = "0.1.0"
 
 def build(settings: Settings | None = None) -> Service:
     settings = settings or Settings()
+    runtime = Runtime(settings, version=VERSION)
+    uows = runtime.units_of_work(SqlClaimsUnitOfWork)
+    clearinghouse = HttpClearinghouse(settings.clearinghouse_url)
     return Service(
-        settings=settings,
-        version=VERSION,
-        consumes={
-            ENCOUNTER_CODED: on_encounter_coded,
-            REMITTANCE_RECEIVED: on_remittance_received,
-        },
+        runtime,
+        uows,
+        subscriptions=[
+            Subscription(
+                ENCOUNTER_CODED, handlers.on_encounter_coded, handlers.load_claims_for_encounters
+            ),
+            Subscription(
+                REMITTANCE_RECEIVED, handlers.on_remittance_received, handlers.load_claims
+            ),
+        ],
         publishes=[CLAIM_SUBMITTED, CLAIM_REJECTED],
-        routers=[router],
-        background=[submitter_loop],
-        state={"clearinghouse": HttpClearinghouse(settings.clearinghouse_url)},
+        routers=[http.router(uows)],
+        background=[ClaimSubmitter(uows=uows, clearinghouse=clearinghouse, settings=settings)],
+        closers=[clearinghouse.close],
         description="Prices, scrubs and submits 837P claims; follows each claim's state.",
     )

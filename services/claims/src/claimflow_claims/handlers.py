@@ -3,27 +3,22 @@ encounter; follow the payer's verdict through the claim state machine."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 
-from claimflow_claims.adapters.repository import (
-    audit_created,
-    claim_for_encounter,
-    get_claim,
-    transition,
-)
 from claimflow_claims.adapters.tables import ClaimRecord
 from claimflow_claims.domain.fee_schedule import FeeSchedule, UnpricedProcedure
 from claimflow_claims.domain.model import build_claim
-from claimflow_claims.domain.scrubber import is_clean, scrub_claim
-from claimflow_claims.domain.states import ClaimEvent, ClaimState
+from claimflow_claims.domain.scrubber import ScrubFinding, Severity, scrub_claim
+from claimflow_claims.domain.states import TRANSITIONS, ClaimEvent, ClaimState
+from claimflow_claims.unit_of_work import ClaimsUnitOfWork
 from claimflow_shared.events import (
     ClaimRejected,
     EncounterCoded,
     EventEnvelope,
     RemittanceReceived,
 )
-from claimflow_shared.runtime.context import HandlerContext
 from claimflow_shared.topics import CLAIM_REJECTED
 
 ACTOR = "claimflow-claims"
@@ -39,11 +34,19 @@ def claim_id_for(encounter_id: str, frequency_code: str = "1") -> str:
     return f"C{encounter_id.removeprefix('E')}-{frequency_code}"
 
 
-async def on_encounter_coded(ctx: HandlerContext, event: EventEnvelope[EncounterCoded]) -> None:
+def _finding(f: ScrubFinding) -> dict:
+    return {"edit": f.edit.value, "field": f.field, "message": f.message, "severity": f.severity}
+
+
+async def load_claims_for_encounters(
+    *, uow: ClaimsUnitOfWork, events: Sequence[EventEnvelope[EncounterCoded]]
+) -> None:
+    await uow.claims.load_for_encounters((e.tenant_id, e.encounter_id) for e in events)
+
+
+async def on_encounter_coded(*, uow: ClaimsUnitOfWork, event: EventEnvelope[EncounterCoded]):
     """Price and scrub the original claim; a clean one waits for the submitter."""
-    if await claim_for_encounter(
-        ctx.session, tenant_id=event.tenant_id, encounter_id=event.encounter_id
-    ):
+    if await uow.claims.for_encounter(event.tenant_id, event.encounter_id) is not None:
         return
     claim_id = claim_id_for(event.encounter_id)
     coded = event.payload
@@ -55,52 +58,32 @@ async def on_encounter_coded(ctx: HandlerContext, event: EventEnvelope[Encounter
             coded=coded,
             fee_schedule=fee_schedule(),
         )
-        findings = [
-            {
-                "edit": f.edit.value,
-                "field": f.field,
-                "message": f.message,
-                "severity": f.severity.value,
-            }
-            for f in scrub_claim(claim, today=datetime.now(UTC).date())
-        ]
-        clean = is_clean(scrub_claim(claim, today=datetime.now(UTC).date()))
+        findings = [_finding(f) for f in scrub_claim(claim, today=datetime.now(UTC).date())]
         claim_json, total, payer = claim.model_dump_json(), claim.total_charge, claim.coverage
     except UnpricedProcedure as exc:
         findings = [
-            {
-                "edit": "fee-schedule",
-                "field": "service_lines",
-                "message": str(exc),
-                "severity": "error",
-            }
+            {"edit": "fee-schedule", "field": "service_lines", "message": str(exc)}
+            | {"severity": Severity.ERROR}
         ]
-        clean, claim_json, total, payer = False, "{}", 0, coded.coverages[0]
+        claim_json, total, payer = "{}", 0, coded.coverages[0]
+    errors = [f for f in findings if f["severity"] == Severity.ERROR]
     record = ClaimRecord(
         claim_id=claim_id,
         tenant_id=event.tenant_id,
         encounter_id=event.encounter_id,
-        state=(ClaimState.READY if clean else ClaimState.HELD).value,
+        state=(ClaimState.HELD if errors else ClaimState.READY).value,
         payer_id=payer.payer.payer_id,
         total_charge=total,
         claim=claim_json,
         findings=findings,
         coded_event_id=event.event_id,
     )
-    ctx.session.add(record)
-    audit_created(
-        ctx.session,
-        record,
-        actor=ACTOR,
-        reason="scrubbed clean" if clean else "held by the scrubber",
+    uow.claims.add(
+        record, actor=ACTOR, reason="held by the scrubber" if errors else "scrubbed clean"
     )
-    if not clean:
-        reasons = [
-            f"{f['edit']}: {f['field']}: {f['message']}"
-            for f in findings
-            if f["severity"] == "error"
-        ]
-        ctx.emit(
+    if errors:
+        reasons = [f"{f['edit']}: {f['field']}: {f['message']}" for f in errors]
+        uow.emit(
             CLAIM_REJECTED,
             ClaimRejected(claim_id=claim_id, stage="scrubber", reasons=reasons),
             detail="held",
@@ -125,23 +108,22 @@ def _remittance_reason(remittance: RemittanceReceived) -> str:
     )
 
 
-async def on_remittance_received(
-    ctx: HandlerContext, event: EventEnvelope[RemittanceReceived]
+async def load_claims(
+    *, uow: ClaimsUnitOfWork, events: Sequence[EventEnvelope[RemittanceReceived]]
 ) -> None:
-    record = await get_claim(ctx.session, claim_id=event.payload.claim_id)
+    await uow.claims.load(e.payload.claim_id for e in events)
+
+
+async def on_remittance_received(
+    *, uow: ClaimsUnitOfWork, event: EventEnvelope[RemittanceReceived]
+) -> None:
+    """Apply the payer's verdict where the state machine allows it."""
+    record = await uow.claims.get(event.tenant_id, event.payload.claim_id)
     outcome = _OUTCOME.get(event.payload.status)
-    if record is None or outcome is None or record.tenant_id != event.tenant_id:
+    if record is None or outcome is None:
         return
     record.payer_claim_number = event.payload.payer_claim_number
-    if ClaimState(record.state) not in {
-        ClaimState.PAID,
-        ClaimState.PARTIALLY_PAID,
-        ClaimState.DENIED,
-    }:
-        transition(
-            ctx.session,
-            record,
-            outcome,
-            actor="payer",
-            reason=_remittance_reason(event.payload),
+    if (ClaimState(record.state), outcome) in TRANSITIONS:
+        uow.claims.transition(
+            record, outcome, actor="payer", reason=_remittance_reason(event.payload)
         )

@@ -12,3 +12,5 @@ class Settings(ServiceSettings):
     receiver_id: str = "PAYERSIM"
     submit_batch_size: int = 100
     submit_interval_s: float = 0.5
+    # Attempts at one interchange whose replies cannot be used before its claims are held.
+    submit_max_attempts: int = 5

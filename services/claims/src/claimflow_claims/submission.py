@@ -1,19 +1,24 @@
-"""The submitter: clean claims go to the clearinghouse as 837P interchanges, and each one the
-999 accepts is published as `claim.submitted` in the same transaction that marks it.
+"""The submitter: clean claims go to the clearinghouse as 837P interchanges, and each claim
+the acknowledgments accept is published as `claim.submitted` in the transaction that marks it.
 
-A crash after the clearinghouse took a file but before that transaction resubmits the same
-claims in a new interchange; the clearinghouse's duplicate check answers for them, and the
-claims are marked and published once."""
+One replica submits at a time (an advisory lock held across the whole send). An interchange
+is recorded, with its bytes and claims, before it is posted; after a crash or a failed post
+the very same bytes are sent again, so no claim is ever in two interchanges and no control
+number is spent twice. A file the clearinghouse refuses for good holds its claims with the
+reason, and one claim that cannot be written is held alone: neither stops anyone else's."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import select, text
-
-from claimflow_claims.adapters.clearinghouse import Clearinghouse
-from claimflow_claims.adapters.repository import next_control_number, transition
+from claimflow_claims.adapters.clearinghouse import (
+    Clearinghouse,
+    ClearinghouseAway,
+    FileRefused,
+    SubmissionReceipt,
+)
 from claimflow_claims.adapters.tables import ClaimRecord, SubmissionFile
 from claimflow_claims.domain.acknowledgment import ClaimAcknowledgment, acknowledge_claims
 from claimflow_claims.domain.acks import read_277ca, read_999
@@ -27,19 +32,20 @@ from claimflow_claims.domain.x837p import (
     write_837p,
 )
 from claimflow_claims.settings import Settings
+from claimflow_claims.unit_of_work import ClaimsUnitOfWork, SqlClaimsUnitOfWork
 from claimflow_shared.events import ClaimRejected, ClaimSubmitted, PayerRef
-from claimflow_shared.runtime.context import HandlerContext
 from claimflow_shared.runtime.loops import Backoff, repeat
-from claimflow_shared.runtime.service import Service
+from claimflow_shared.runtime.uow import UnitsOfWork
 from claimflow_shared.topics import CLAIM_REJECTED, CLAIM_SUBMITTED
-from claimflow_shared.x12 import Envelope
+from claimflow_shared.x12 import Envelope, X12Error
 
-SUBMITTER_LOCK = 7_311_002
+log = logging.getLogger("claimflow.claims.submitter")
+
+ACTOR = "claimflow-claims/submitter"
+TRANSACTION_CONTROL_NUMBER = "0001"
 
 
-def submitted_payload(
-    claim: Claim, record: ClaimRecord, *, icn: int, file_name: str, at: datetime
-) -> ClaimSubmitted:
+def submitted_payload(claim: Claim, *, icn: int, file_name: str, at: datetime) -> ClaimSubmitted:
     return ClaimSubmitted(
         claim_id=claim.claim_id,
         claim_type="837P",
@@ -53,118 +59,218 @@ def submitted_payload(
         total_charge=claim.total_charge,
         interchange_control_number=f"{icn:09d}",
         group_control_number=str(icn),
-        transaction_control_number="0001",
+        transaction_control_number=TRANSACTION_CONTROL_NUMBER,
         file_reference=file_name,
         submitted_at=at,
         ack_status="accepted",
     )
 
 
-async def submit_ready_claims(
-    service: Service, clearinghouse: Clearinghouse, settings: Settings
-) -> int:
-    """Send one interchange of ready claims; returns how many claims it carried."""
-    async with service.db.transaction() as session:
-        if service.db.is_postgres:
-            locked = await session.exec(
-                text("SELECT pg_try_advisory_xact_lock(:k)").bindparams(k=SUBMITTER_LOCK)
-            )
-            if not locked.scalar():
-                return 0
-        records = (
-            (
-                await session.exec(
-                    select(ClaimRecord)
-                    .where(ClaimRecord.state == ClaimState.READY.value)
-                    .order_by(ClaimRecord.id)
-                    .limit(settings.submit_batch_size)
-                )
-            )
-            .scalars()
-            .all()
+class ClaimSubmitter:
+    """Background task: submit while there is work, otherwise poll gently."""
+
+    name = "claim-submitter"
+
+    def __init__(
+        self,
+        *,
+        uows: UnitsOfWork[SqlClaimsUnitOfWork],
+        clearinghouse: Clearinghouse,
+        settings: Settings,
+    ) -> None:
+        self.uows = uows
+        self.clearinghouse = clearinghouse
+        self.settings = settings
+
+    async def run(self) -> None:
+        await repeat(
+            self.submit_once,
+            what="claim submission",
+            backoff=Backoff(0.5, 15.0),
+            idle=lambda: asyncio.sleep(self.settings.submit_interval_s),
         )
-        if not records:
-            return 0
-        icn = await next_control_number(session)
-    claims = [Claim.model_validate_json(r.claim) for r in records]
-    now = datetime.now(UTC)
-    envelope = Envelope(
-        sender_id=settings.submitter_id,
-        receiver_id=settings.receiver_id,
-        interchange_control_number=icn,
-        group_control_number=icn,
-        functional_id=FUNCTIONAL_ID,
-        version=IMPLEMENTATION_GUIDE,
-        created_at=now,
-    )
-    content = write_837p(
-        claims,
-        envelope=envelope,
-        submitter=Submitter(
-            name=settings.submitter_name,
-            identifier=settings.submitter_id,
-            contact_name="BILLING OFFICE",
-            phone="8005550100",
-        ),
-        receiver=Receiver(name="CLEARINGHOUSE", identifier=settings.receiver_id),
-    )
-    file_name = f"837P-{icn:09d}.x12"
-    receipt = await clearinghouse.submit(file_name=file_name, content=content)
-    acknowledgments = acknowledge_claims(
-        [claim.claim_id for claim in claims],
-        ack_999=read_999(receipt.ack_999),
-        group_control_number=str(icn),
-        transaction_control_number="0001",
-        statuses_277ca=read_277ca(receipt.ack_277ca) if receipt.ack_277ca else (),
+
+    async def submit_once(self) -> bool:
+        """Send one interchange (an unanswered one first); True when more work waits."""
+        async with self.uows.hold_lock("claims-submitter") as mine:
+            if not mine:
+                return False
+            async with self.uows() as uow:
+                file = await uow.claims.sending() or await self._new_interchange(uow)
+            if file is None:
+                return False
+            await self._send(file)
+            return True
+
+    async def _new_interchange(self, uow: SqlClaimsUnitOfWork) -> SubmissionFile | None:
+        records = await uow.claims.ready(limit=self.settings.submit_batch_size)
+        claims = [Claim.model_validate_json(r.claim) for r in records]
+        writable = self._hold_unwritable(uow, records, claims)
+        if not writable:
+            return None
+        icn = await uow.claims.next_control_number()
+        content = self._write(icn, [claim for _, claim in writable])
+        file = SubmissionFile(
+            file_name=f"837P-{icn:09d}.x12",
+            interchange_control_number=icn,
+            content=content,
+            claim_ids=[claim.claim_id for _, claim in writable],
+            claim_count=len(writable),
+        )
+        uow.claims.record_file(file)
+        for record, _ in writable:
+            record.interchange_control_number = icn
+            record.submission_file = file.file_name
+        return file
+
+    def _hold_unwritable(
+        self, uow: ClaimsUnitOfWork, records: list[ClaimRecord], claims: list[Claim]
+    ) -> list[tuple[ClaimRecord, Claim]]:
+        pairs = list(zip(records, claims, strict=True))
+        try:
+            self._write(1, claims)
+            return pairs
+        except (X12Error, ValueError):
+            pass
+        writable = []
+        for record, claim in pairs:
+            try:
+                self._write(1, [claim])
+            except (X12Error, ValueError) as exc:
+                uow.claims.transition(
+                    record,
+                    ClaimEvent.SCRUB_FAILED,
+                    actor=ACTOR,
+                    reason=f"cannot be written as an 837P: {type(exc).__name__}: {exc}"[:500],
+                )
+                continue
+            writable.append((record, claim))
+        return writable
+
+    def _write(self, icn: int, claims: list[Claim]) -> str:
+        s = self.settings
+        return write_837p(
+            claims,
+            envelope=Envelope(
+                sender_id=s.submitter_id,
+                receiver_id=s.receiver_id,
+                interchange_control_number=icn,
+                group_control_number=icn,
+                functional_id=FUNCTIONAL_ID,
+                version=IMPLEMENTATION_GUIDE,
+                created_at=datetime.now(UTC),
+            ),
+            submitter=Submitter(
+                name=s.submitter_name,
+                identifier=s.submitter_id,
+                contact_name="BILLING OFFICE",
+                phone="8005550100",
+            ),
+            receiver=Receiver(name="CLEARINGHOUSE", identifier=s.receiver_id),
+        )
+
+    async def _send(self, file: SubmissionFile) -> None:
+        try:
+            receipt = await self.clearinghouse.submit(
+                file_name=file.file_name, content=file.content
+            )
+            acknowledgments = _acknowledge(file, receipt)
+        except FileRefused as exc:
+            await self._refused(file, str(exc))
+            return
+        except ClearinghouseAway as exc:
+            # Away is not wrong: the same bytes go again, however long it takes.
+            await self._attempt_failed(file, exc)
+            raise
+        except Exception as exc:
+            # A reply we cannot use: a few more tries of the same bytes, then hold the claims.
+            if file.attempts + 1 >= self.settings.submit_max_attempts:
+                await self._refused(file, f"no usable reply after {file.attempts + 1} attempts")
+                return
+            await self._attempt_failed(file, exc)
+            raise
+        await self._sent(file, receipt, acknowledgments)
+
+    async def _sent(
+        self,
+        file: SubmissionFile,
+        receipt: SubmissionReceipt,
+        acknowledgments: dict[str, ClaimAcknowledgment],
+    ) -> None:
+        now = datetime.now(UTC)
+        async with self.uows() as uow:
+            stored = await uow.session.get(SubmissionFile, file.id)
+            assert stored is not None
+            stored.status, stored.sent_at, stored.ack_999 = "sent", now, receipt.ack_999
+            stored.attempts += 1
+            stored.accepted = any(a.submitted for a in acknowledgments.values())
+            for record in await uow.claims.in_file(file.file_name):
+                if record.state != ClaimState.READY.value:
+                    continue
+                claim = Claim.model_validate_json(record.claim)
+                apply_acknowledgment(
+                    uow,
+                    record,
+                    acknowledgments[record.claim_id],
+                    payload=submitted_payload(
+                        claim, icn=file.interchange_control_number, file_name=file.file_name, at=now
+                    ),
+                )
+
+    async def _attempt_failed(self, file: SubmissionFile, error: Exception) -> None:
+        async with self.uows() as uow:
+            stored = await uow.session.get(SubmissionFile, file.id)
+            assert stored is not None
+            stored.attempts += 1
+            stored.last_error = type(error).__name__
+
+    async def _refused(self, file: SubmissionFile, reason: str) -> None:
+        log.error("clearinghouse refused an interchange; holding its claims")
+        async with self.uows() as uow:
+            stored = await uow.session.get(SubmissionFile, file.id)
+            assert stored is not None
+            stored.status, stored.last_error = "failed", reason[:500]
+            stored.attempts += 1
+            for record in await uow.claims.in_file(file.file_name):
+                if record.state == ClaimState.READY.value:
+                    uow.claims.transition(
+                        record,
+                        ClaimEvent.SCRUB_FAILED,
+                        actor="clearinghouse",
+                        reason=f"interchange {file.file_name} refused: {reason}"[:500],
+                    )
+
+
+def _acknowledge(file: SubmissionFile, receipt: SubmissionReceipt):
+    try:
+        ack_999 = read_999(receipt.ack_999)
+        statuses = read_277ca(receipt.ack_277ca) if receipt.ack_277ca else ()
+    except X12Error as exc:
+        raise FileRefused(f"unreadable acknowledgment: {exc}") from exc
+    return acknowledge_claims(
+        file.claim_ids,
+        ack_999=ack_999,
+        group_control_number=str(file.interchange_control_number),
+        transaction_control_number=TRANSACTION_CONTROL_NUMBER,
+        statuses_277ca=statuses,
         already_held=receipt.already_held,
     )
-    async with service.db.transaction() as session:
-        session.add(
-            SubmissionFile(
-                file_name=file_name,
-                interchange_control_number=icn,
-                content=content,
-                ack_999=receipt.ack_999,
-                accepted=any(a.submitted for a in acknowledgments.values()),
-                claim_count=len(claims),
-            )
-        )
-        for claim, stale in zip(claims, records, strict=True):
-            record = await session.get(ClaimRecord, stale.id)
-            if record is None or record.state != ClaimState.READY.value:
-                continue
-            record.interchange_control_number = icn
-            record.submission_file = file_name
-            apply_acknowledgment(
-                HandlerContext(session=session, producer=service.producer_name),
-                record,
-                claim,
-                acknowledgments[claim.claim_id],
-                payload=submitted_payload(claim, record, icn=icn, file_name=file_name, at=now),
-            )
-    service.notify_outbox()
-    return len(claims)
 
 
 def apply_acknowledgment(
-    ctx: HandlerContext,
+    uow: ClaimsUnitOfWork,
     record: ClaimRecord,
-    claim: Claim,
     ack: ClaimAcknowledgment,
     *,
     payload: ClaimSubmitted,
 ) -> None:
     """Walk the claim through the state machine and publish what happened to it."""
-    transition(
-        ctx.session,
-        record,
-        ClaimEvent.SUBMITTED,
-        actor="claimflow-claims",
-        reason=f"sent in {payload.file_reference}",
+    uow.claims.transition(
+        record, ClaimEvent.SUBMITTED, actor=ACTOR, reason=f"sent in {payload.file_reference}"
     )
     for event in ack.events:
-        transition(
-            ctx.session, record, event, actor="clearinghouse", reason="; ".join(ack.reasons)[:500]
+        uow.claims.transition(
+            record, event, actor="clearinghouse", reason="; ".join(ack.reasons)[:500]
         )
     routing = {
         "tenant_id": record.tenant_id,
@@ -172,29 +278,12 @@ def apply_acknowledgment(
         "causation_id": record.coded_event_id,
     }
     if ack.submitted:
-        ctx.emit(CLAIM_SUBMITTED, payload, detail=payload.file_reference, **routing)
+        uow.emit(CLAIM_SUBMITTED, payload, detail=payload.file_reference, **routing)
     else:
-        ctx.emit(
+        uow.emit(
             CLAIM_REJECTED,
             ClaimRejected(
-                claim_id=claim.claim_id, stage=ack.rejected_by, reasons=list(ack.reasons)
+                claim_id=record.claim_id, stage=ack.rejected_by, reasons=list(ack.reasons)
             ),
             **routing,
         )
-
-
-async def submitter_loop(service: Service) -> None:
-    """Background loop: submit while there is work, otherwise poll gently."""
-    settings: Settings = service.settings  # type: ignore[assignment]
-    clearinghouse = service.state["clearinghouse"]
-
-    async def submit() -> bool:
-        sent = await submit_ready_claims(service, clearinghouse, settings)
-        return sent == settings.submit_batch_size
-
-    await repeat(
-        submit,
-        what="claim submission",
-        backoff=Backoff(0.5, 15.0),
-        idle=lambda: asyncio.sleep(settings.submit_interval_s),
-    )

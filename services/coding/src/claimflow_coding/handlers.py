@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
 
 from claimflow_coding.adapters.tables import CodingRecord
 from claimflow_coding.domain.coding import Coded, code_encounter
+from claimflow_coding.unit_of_work import CodingUnitOfWork
 from claimflow_shared.events import EncounterDocumented, EventEnvelope
-from claimflow_shared.runtime.context import HandlerContext
 from claimflow_shared.topics import CODING_QUERY_RAISED, ENCOUNTER_CODED
 
 AUTO_CODER = "claimflow-coding/auto"
 
 
+async def load_codings(
+    *, uow: CodingUnitOfWork, events: Sequence[EventEnvelope[EncounterDocumented]]
+) -> None:
+    """One lookup for a whole batch: which of these encounters were coded already."""
+    await uow.codings.load((e.tenant_id, e.encounter_id) for e in events)
+
+
 async def on_encounter_documented(
-    ctx: HandlerContext, event: EventEnvelope[EncounterDocumented]
+    *, uow: CodingUnitOfWork, event: EventEnvelope[EncounterDocumented]
 ) -> None:
     """Code the encounter as documented, or raise a coder query naming what is wrong."""
-    already = await ctx.session.exec(
-        select(CodingRecord.id).where(
-            CodingRecord.tenant_id == event.tenant_id,
-            CodingRecord.encounter_id == event.encounter_id,
-        )
-    )
-    if already.first() is not None:
+    if await uow.codings.get(event.tenant_id, event.encounter_id) is not None:
         return
     outcome = code_encounter(event.payload, coder=AUTO_CODER)
     if isinstance(outcome, Coded):
         coded = outcome.to_event(event.payload)
-        ctx.session.add(
+        uow.codings.add(
             CodingRecord(
                 tenant_id=event.tenant_id,
                 encounter_id=event.encounter_id,
@@ -37,10 +38,10 @@ async def on_encounter_documented(
                 diagnoses=[d.code for d in coded.final_diagnoses],
             )
         )
-        ctx.emit(ENCOUNTER_CODED, coded)
+        uow.emit(ENCOUNTER_CODED, coded)
         return
     query = outcome.to_event(event.payload)
-    ctx.session.add(
+    uow.codings.add(
         CodingRecord(
             tenant_id=event.tenant_id,
             encounter_id=event.encounter_id,
@@ -49,4 +50,4 @@ async def on_encounter_documented(
             query_reasons=[r.model_dump(mode="json") for r in query.reasons],
         )
     )
-    ctx.emit(CODING_QUERY_RAISED, query)
+    uow.emit(CODING_QUERY_RAISED, query)

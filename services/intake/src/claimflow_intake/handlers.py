@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-from sqlalchemy import select
 
 from claimflow_intake.adapters.tables import AcceptedEncounter
 from claimflow_intake.domain.encounters import DocumentConflict, fingerprint, new_encounter_id
+from claimflow_intake.unit_of_work import IntakeUnitOfWork
 from claimflow_shared.events import EncounterDocumented
-from claimflow_shared.runtime.context import HandlerContext
 from claimflow_shared.topics import ENCOUNTER_DOCUMENTED
 
 
@@ -19,38 +18,37 @@ class Accepted:
     created: bool
 
 
-async def accept_encounter(
-    ctx: HandlerContext, *, tenant_id: str, encounter: EncounterDocumented
-) -> Accepted:
-    """Record the encounter and stage `encounter.documented`; a retried document is a no-op."""
-    existing = (
-        (
-            await ctx.session.exec(
-                select(AcceptedEncounter).where(
-                    AcceptedEncounter.tenant_id == tenant_id,
-                    AcceptedEncounter.source_system == encounter.source.system,
-                    AcceptedEncounter.document_id == encounter.source.document_id,
-                )
-            )
-        )
-        .scalars()
-        .first()
+async def accept_encounters(
+    *, uow: IntakeUnitOfWork, tenant_id: str, encounters: Sequence[EncounterDocumented]
+) -> list[Accepted]:
+    """Record each new source document and stage its `encounter.documented`; a retried
+    document (same content) is a no-op, changed content a `DocumentConflict`."""
+    known = await uow.encounters.by_documents(
+        tenant_id, [(e.source.system, e.source.document_id) for e in encounters]
     )
-    if existing is not None:
-        if existing.fingerprint != fingerprint(encounter):
-            raise DocumentConflict(
-                encounter.source.system, encounter.source.document_id, existing.encounter_id
-            )
-        return Accepted(existing.encounter_id, created=False)
-    encounter_id = new_encounter_id()
-    ctx.session.add(
-        AcceptedEncounter(
+    results = []
+    for encounter in encounters:
+        key = (encounter.source.system, encounter.source.document_id)
+        content = fingerprint(encounter)
+        if (existing := known.get(key)) is not None:
+            if existing.fingerprint != content:
+                raise DocumentConflict(*key, existing.encounter_id)
+            results.append(Accepted(existing.encounter_id, created=False))
+            continue
+        accepted = AcceptedEncounter(
             tenant_id=tenant_id,
-            encounter_id=encounter_id,
+            encounter_id=new_encounter_id(),
             source_system=encounter.source.system,
             document_id=encounter.source.document_id,
-            fingerprint=fingerprint(encounter),
+            fingerprint=content,
         )
-    )
-    ctx.emit(ENCOUNTER_DOCUMENTED, encounter, tenant_id=tenant_id, encounter_id=encounter_id)
-    return Accepted(encounter_id, created=True)
+        uow.encounters.add(accepted)
+        known[key] = accepted
+        uow.emit(
+            ENCOUNTER_DOCUMENTED,
+            encounter,
+            tenant_id=tenant_id,
+            encounter_id=accepted.encounter_id,
+        )
+        results.append(Accepted(accepted.encounter_id, created=True))
+    return results

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from claimflow_remittance import handlers
 from claimflow_remittance.adapters.clearinghouse import HttpEraSource
-from claimflow_remittance.entrypoints.http import router
-from claimflow_remittance.era_download import era_download_loop
-from claimflow_remittance.handlers import on_claim_submitted
+from claimflow_remittance.entrypoints import http
+from claimflow_remittance.era_download import EraDownload
 from claimflow_remittance.settings import Settings
-from claimflow_shared.runtime.service import Service
+from claimflow_remittance.unit_of_work import SqlRemittanceUnitOfWork
+from claimflow_shared.runtime.consumer import Subscription
+from claimflow_shared.runtime.service import Runtime, Service
 from claimflow_shared.topics import (
     CLAIM_DENIED,
     CLAIM_SUBMITTED,
@@ -20,13 +22,18 @@ VERSION = "0.1.0"
 
 def build(settings: Settings | None = None) -> Service:
     settings = settings or Settings()
+    runtime = Runtime(settings, version=VERSION)
+    uows = runtime.units_of_work(SqlRemittanceUnitOfWork)
+    era_source = HttpEraSource(settings.clearinghouse_url)
     return Service(
-        settings=settings,
-        version=VERSION,
-        consumes={CLAIM_SUBMITTED: on_claim_submitted},
+        runtime,
+        uows,
+        subscriptions=[
+            Subscription(CLAIM_SUBMITTED, handlers.on_claim_submitted, handlers.lock_and_load),
+        ],
         publishes=[REMITTANCE_RECEIVED, CLAIM_DENIED, PATIENT_BALANCE_DUE],
-        routers=[router],
-        background=[era_download_loop],
-        state={"era_source": HttpEraSource(settings.clearinghouse_url)},
+        routers=[http.router(uows)],
+        background=[EraDownload(uows=uows, source=era_source, settings=settings)],
+        closers=[era_source.close],
         description="Downloads and posts 835 remittances; categorises denials.",
     )

@@ -1,5 +1,6 @@
-"""Posting 835 remittances to the ledger: one transaction per file stores the file, posts
-every CLP whose claim we know, parks the rest as unmatched, and stages the events."""
+"""Posting 835 remittances: one unit of work per file stores the file, posts every CLP whose
+claim is known, keeps the rest as prepared postings until their claim arrives, and stages
+the events."""
 
 from __future__ import annotations
 
@@ -7,25 +8,16 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select, text
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from claimflow_remittance.adapters.tables import (
     ExpectedClaim,
     Posting,
     RemittanceFile,
     UnmatchedPayment,
 )
-from claimflow_remittance.domain.denials import categorize_denial
-from claimflow_remittance.domain.era import ClaimPayment, Remittance, read_835_file
-from claimflow_remittance.domain.events import (
-    claim_denied_payload,
-    patient_balance_payload,
-    remittance_received_payload,
-)
-from claimflow_remittance.domain.posting import all_adjustments, post_claim_payment
+from claimflow_remittance.domain.claim_posting import ClaimPosting, prepare_file
+from claimflow_remittance.domain.era import read_835_file
+from claimflow_remittance.unit_of_work import RemittanceUnitOfWork
 from claimflow_shared.events import Patient
-from claimflow_shared.runtime.context import HandlerContext
 from claimflow_shared.topics import CLAIM_DENIED, PATIENT_BALANCE_DUE, REMITTANCE_RECEIVED
 
 POSTED_BY = "claimflow-remittance/auto-post"
@@ -44,189 +36,108 @@ def file_id_for(source: str, source_ref: str) -> str:
     return hashlib.sha256(f"{source}:{source_ref}".encode()).hexdigest()[:24]
 
 
-async def ingest_835(
-    ctx: HandlerContext, *, source: str, source_ref: str, content: str
+async def import_835(
+    *, uow: RemittanceUnitOfWork, source: str, source_ref: str, content: str
 ) -> IngestResult:
-    """Store and post one 835 file, once: the same (source, ref) again changes nothing."""
+    """Store and post one 835 file, once: the same (source, ref), or the same bytes under any
+    name, changes nothing the second time."""
     file_id = file_id_for(source, source_ref)
-    known = await ctx.session.exec(
-        select(RemittanceFile.id).where(
-            RemittanceFile.source == source, RemittanceFile.source_ref == source_ref
-        )
-    )
-    if known.first() is not None:
+    sha256 = hashlib.sha256(content.encode()).hexdigest()
+    if await uow.ledger.file_known(source=source, source_ref=source_ref, sha256=sha256):
         return IngestResult(file_id, duplicate=True, posted=0, unmatched=0, problems=[])
     remittances = read_835_file(content)
+    prepared, unposted = prepare_file(remittances, file_id=file_id)
     problems = [
         f"{r.control_number}#{p.position} {p.segment_id}: {p.message}"
         for r in remittances
         for p in r.problems
-    ]
-    ctx.session.add(
+    ] + [f"#{p.position} {p.segment_id}: {p.message}" for p in unposted]
+    uow.ledger.add_file(
         RemittanceFile(
             file_id=file_id,
             source=source,
             source_ref=source_ref,
-            content_sha256=hashlib.sha256(content.encode()).hexdigest(),
+            content_sha256=sha256,
             content=content,
             payment_total=sum((r.payment.signed_amount for r in remittances), Decimal("0")),
             claim_count=sum(len(r.claims) for r in remittances),
             problems=problems[:200],
         )
     )
-    posted = unmatched = 0
-    for index, remittance in enumerate(remittances):
-        for payment in remittance.claims:
-            await lock_claim(ctx.session, payment.claim_id)
-            expected = await ctx.session.get(ExpectedClaim, payment.claim_id)
-            if expected is None:
-                ctx.session.add(
-                    UnmatchedPayment(
-                        file_id=file_id,
-                        transaction=index,
-                        position=payment.position,
-                        claim_id=payment.claim_id,
-                        paid=payment.paid,
-                    )
+    claim_ids = [p.claim_id for p in prepared]
+    await uow.lock_claims(claim_ids)
+    await uow.ledger.load_expected(claim_ids)
+    posted = 0
+    for item in prepared:
+        expected = await uow.ledger.expected(item.claim_id)
+        if expected is None:
+            uow.ledger.park(
+                UnmatchedPayment(
+                    file_id=item.file_id,
+                    transaction=item.transaction,
+                    position=item.position,
+                    claim_id=item.claim_id,
+                    paid=item.paid,
+                    prepared=item.model_dump_json(),
                 )
-                unmatched += 1
-                continue
-            post_payment(
-                ctx,
-                expected=expected,
-                remittance=remittance,
-                payment=payment,
-                file_id=file_id,
-                transaction=index,
             )
-            posted += 1
+            continue
+        post(uow, expected=expected, item=item)
+        posted += 1
     return IngestResult(
-        file_id, duplicate=False, posted=posted, unmatched=unmatched, problems=problems
+        file_id,
+        duplicate=False,
+        posted=posted,
+        unmatched=len(prepared) - posted,
+        problems=problems,
     )
 
 
-def post_payment(
-    ctx: HandlerContext,
-    *,
-    expected: ExpectedClaim,
-    remittance: Remittance,
-    payment: ClaimPayment,
-    file_id: str,
-    transaction: int,
-) -> Posting:
+def post(uow: RemittanceUnitOfWork, *, expected: ExpectedClaim, item: ClaimPosting) -> None:
     """Post one CLP to its claim and stage remittance.received (+ claim.denied, and
     patient.balance-due when the patient owes something)."""
-    posting = post_claim_payment(payment)
-    denial = None
-    if posting.status == "denied":
-        denial = categorize_denial(all_adjustments(payment), _rarcs(payment))
-    row = Posting(
-        file_id=file_id,
-        transaction=transaction,
-        position=payment.position,
-        claim_id=payment.claim_id,
-        tenant_id=expected.tenant_id,
-        encounter_id=expected.encounter_id,
-        payer_claim_number=payment.payer_claim_number,
-        status=posting.status,
-        charge=posting.charge,
-        paid=posting.paid,
-        allowed=posting.allowed,
-        patient_responsibility=posting.patient_responsibility,
-        denied_amount=posting.denied_amount,
-        denial_category=denial.category if denial else None,
-        posted_by=POSTED_BY,
+    uow.ledger.post(
+        Posting(
+            file_id=item.file_id,
+            transaction=item.transaction,
+            position=item.position,
+            claim_id=item.claim_id,
+            tenant_id=expected.tenant_id,
+            encounter_id=expected.encounter_id,
+            payer_claim_number=item.payer_claim_number,
+            status=item.status,
+            charge=item.charge,
+            paid=item.paid,
+            allowed=item.allowed,
+            patient_responsibility=item.patient_responsibility,
+            denied_amount=item.denied_amount,
+            denial_category=item.denial_category,
+            posted_by=POSTED_BY,
+        )
     )
-    ctx.session.add(row)
     routing = {
         "tenant_id": expected.tenant_id,
         "encounter_id": expected.encounter_id,
         "causation_id": expected.submitted_event_id,
     }
-    ctx.emit(
-        REMITTANCE_RECEIVED,
-        remittance_received_payload(remittance, payment, posting, file_id=file_id),
-        detail=f"{posting.status} {posting.paid}",
-        **routing,
-    )
-    if denial is not None:
-        ctx.emit(
-            CLAIM_DENIED,
-            claim_denied_payload(payment, posting, denial),
-            detail=denial.category,
-            **routing,
-        )
-    balance = patient_balance_payload(
-        payment, posting, patient=Patient.model_validate(expected.patient)
-    )
+    uow.emit(REMITTANCE_RECEIVED, item.received, detail=f"{item.status} {item.paid}", **routing)
+    if item.denied is not None:
+        uow.emit(CLAIM_DENIED, item.denied, detail=item.denial_category, **routing)
+    balance = item.balance_due(Patient.model_validate(expected.patient))
     if balance is not None:
-        ctx.emit(PATIENT_BALANCE_DUE, balance, detail=str(balance.amount), **routing)
-    return row
+        uow.emit(PATIENT_BALANCE_DUE, balance, detail=str(balance.amount), **routing)
 
 
-async def lock_claim(session: AsyncSession, claim_id: str) -> None:
-    """Serialise matching for one claim id: without it, a payment parked as unmatched and
-    the `claim.submitted` that would match it can commit side by side and miss each other."""
-    if session.bind.dialect.name == "postgresql":
-        await session.exec(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:claim_id, 7311))").bindparams(
-                claim_id=claim_id
-            )
-        )
-
-
-def _rarcs(payment: ClaimPayment) -> list[str]:
-    return [*payment.remarks, *(r for line in payment.service_lines for r in line.remarks)]
-
-
-async def match_parked_payments(ctx: HandlerContext, *, limit: int = 500) -> int:
-    """Sweep: post parked payments whose claim has become known since."""
-    parked = (
-        await ctx.session.exec(
-            select(UnmatchedPayment.claim_id, ExpectedClaim)
-            .join(ExpectedClaim, ExpectedClaim.claim_id == UnmatchedPayment.claim_id)
-            .limit(limit)
-        )
-    ).all()
-    posted = 0
-    for claim_id, expected in {claim_id: e for claim_id, e in parked}.items():
-        await lock_claim(ctx.session, claim_id)
-        posted += await post_unmatched_for(ctx, expected)
-    return posted
-
-
-async def post_unmatched_for(ctx: HandlerContext, expected: ExpectedClaim) -> int:
-    """A claim we just learned about may already have been paid: post what was parked."""
-    parked = (
-        (
-            await ctx.session.exec(
-                select(UnmatchedPayment)
-                .where(UnmatchedPayment.claim_id == expected.claim_id)
-                .order_by(UnmatchedPayment.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    for item in parked:
-        file = (
-            (
-                await ctx.session.exec(
-                    select(RemittanceFile).where(RemittanceFile.file_id == item.file_id)
-                )
-            )
-            .scalars()
-            .one()
-        )
-        remittance = read_835_file(file.content)[item.transaction]
-        payment = next(p for p in remittance.claims if p.position == item.position)
-        post_payment(
-            ctx,
-            expected=expected,
-            remittance=remittance,
-            payment=payment,
-            file_id=item.file_id,
-            transaction=item.transaction,
-        )
-        await ctx.session.delete(item)
-    return len(parked)
+async def post_parked(uow: RemittanceUnitOfWork, claim_ids: list[str]) -> int:
+    """Post what waited for these claims, now known (the caller holds their locks)."""
+    parked = await uow.ledger.parked_for(claim_ids)
+    posted = []
+    for claim_id, items in parked.items():
+        expected = await uow.ledger.expected(claim_id)
+        if expected is None:
+            continue
+        for item in items:
+            post(uow, expected=expected, item=ClaimPosting.model_validate_json(item.prepared))
+            posted.append(item)
+    await uow.ledger.unpark(posted)
+    return len(posted)

@@ -1,35 +1,55 @@
-"""The one way a service consumes an event: decode at the edge, de-duplicate through the
-inbox in the same transaction as the effect, retry transient failures with backoff, send
-what can never succeed to the DLQ, and only then commit the offset."""
+"""The one way a service consumes events: per partition, a poll batch is decoded at the edge
+(what cannot be decoded goes to the DLQ first), applied in one transaction (one inbox lookup,
+handlers in offset order, inbox, timeline and outbox rows written set-wise), and only after
+that commit is the partition's offset committed. A batch that fails for a reason other than
+an outage is rolled back and replayed one record at a time, so only the poison record is
+dead-lettered. Partitions are applied concurrently, one partition never twice at a time."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from claimflow_shared.events.envelope import EventEnvelope
 from claimflow_shared.runtime import metrics
-from claimflow_shared.runtime.context import HandlerContext
+from claimflow_shared.runtime.broker import connection_kwargs
 from claimflow_shared.runtime.db import Database, describe_error, is_transient
 from claimflow_shared.runtime.loops import Backoff
-from claimflow_shared.runtime.tables import InboxMessage, TimelineEntry
+from claimflow_shared.runtime.settings import ServiceSettings
+from claimflow_shared.runtime.tables import InboxMessage, utcnow
+from claimflow_shared.runtime.uow import SqlUnitOfWork
 from claimflow_shared.topics import Topic
 
 if TYPE_CHECKING:
-    from aiokafka import ConsumerRecord
+    from aiokafka import ConsumerRecord, TopicPartition
 
 log = logging.getLogger("claimflow.consumer")
 
-Handler = Callable[[HandlerContext, EventEnvelope], Awaitable[None]]
+Handle = Callable[..., Awaitable[None]]
+"""`async def on_<event>(*, uow, event) -> None`"""
+Prefetch = Callable[..., Awaitable[None]]
+"""`async def prefetch(*, uow, events) -> None`: one lookup for a whole batch."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A topic and what the service does with each of its events."""
+
+    topic: Topic
+    handle: Handle
+    prefetch: Prefetch | None = None
 
 
 class UndecodableEvent(ValueError):
@@ -37,6 +57,17 @@ class UndecodableEvent(ValueError):
 
 
 def decode_event(topic: Topic, value: bytes | None) -> EventEnvelope:
+    """The event on `topic` in these bytes, or `UndecodableEvent` saying why not: never any
+    other exception, whatever the bytes (deep nesting, huge numbers, dates out of range)."""
+    try:
+        return _decode(topic, value)
+    except UndecodableEvent:
+        raise
+    except (RecursionError, ValueError, OverflowError, TypeError, MemoryError) as exc:
+        raise UndecodableEvent(f"cannot decode: {type(exc).__name__}") from exc
+
+
+def _decode(topic: Topic, value: bytes | None) -> EventEnvelope:
     if not value:
         raise UndecodableEvent("empty message")
     try:
@@ -63,114 +94,242 @@ def decode_event(topic: Topic, value: bytes | None) -> EventEnvelope:
         raise UndecodableEvent(f"invalid {topic.event_type}: {problems}") from exc
 
 
-class EventConsumer:
-    """Handles one topic's messages for one service."""
+Decoded = tuple["ConsumerRecord", EventEnvelope]
+
+
+class BatchConsumer:
+    """One consumer-group member taking every topic a service subscribes to."""
 
     def __init__(
         self,
         *,
-        topic: Topic,
-        handler: Handler,
+        subscriptions: Sequence[Subscription],
+        units_of_work: Callable[[], SqlUnitOfWork],
         db: Database,
-        producer: AIOKafkaProducer,
+        settings: ServiceSettings,
         service: str,
-        producer_name: str,
-        consumer_group: str,
-        on_committed: Callable[[], None] = lambda: None,
-        initial_backoff_s: float = 0.2,
-        max_backoff_s: float = 10.0,
     ) -> None:
-        self.topic = topic
-        self.handler = handler
+        self.subscriptions = {s.topic.name: s for s in subscriptions}
+        self.units_of_work = units_of_work
         self.db = db
-        self.producer = producer
+        self.settings = settings
         self.service = service
-        self.producer_name = producer_name
-        self.consumer_group = consumer_group
-        self.on_committed = on_committed
-        self.initial_backoff_s = initial_backoff_s
-        self.max_backoff_s = max_backoff_s
+        self.group = settings.consumer_group
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self._done: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self._commit_lock = asyncio.Lock()
+        self._inflight: asyncio.Future | None = None
+        self._stopping = False
 
-    async def consume(self, record: ConsumerRecord) -> str:
-        """Take one record to a final outcome; the caller commits the offset afterwards."""
-        try:
-            envelope = decode_event(self.topic, record.value)
-        except UndecodableEvent as exc:
-            await self.dead_letter(record, exc)
-            return self._count("unknown", "dead-lettered")
-        backoff = self._backoff()
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self, producer: AIOKafkaProducer) -> None:
+        """Join the group; `producer` sends dead letters."""
+        self.producer = producer
+        s = self.settings
+        self.consumer = AIOKafkaConsumer(
+            group_id=self.group,
+            client_id=f"claimflow-{self.service}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=s.consumer_max_poll_interval_ms,
+            **connection_kwargs(s),
+        )
+        self.consumer.subscribe(list(self.subscriptions), listener=_Rebalance(self))
+        await self.consumer.start()
+
+    async def run(self) -> None:
+        """Poll, apply and commit until `stop()`."""
+        assert self.consumer is not None, "start() first"
+        s = self.settings
+        while not self._stopping:
+            assigned = max(1, len(self.consumer.assignment()))
+            batches = await self.consumer.getmany(
+                timeout_ms=s.consumer_batch_wait_ms,
+                max_records=s.consumer_batch_records * assigned,
+            )
+            if not batches:
+                continue
+            self._inflight = asyncio.ensure_future(
+                asyncio.gather(*(self._partition(tp, rs) for tp, rs in batches.items()))
+            )
+            try:
+                await asyncio.shield(self._inflight)
+            finally:
+                self._inflight = None
+            await self._commit_done()
+
+    async def stop(self, timeout_s: float = 20.0) -> None:
+        """Finish the batch in flight (or give up on it after `timeout_s`), commit, leave."""
+        self._stopping = True
+        if self._inflight is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._inflight), timeout_s)
+        if self.consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._commit_done()
+            with contextlib.suppress(Exception):
+                await self.consumer.stop()
+
+    def lag(self) -> dict[str, int]:
+        """Records behind the end of each partition this member owns: `topic/partition`."""
+        if self.consumer is None:
+            return {}
+        lag = {}
+        for tp in self.consumer.assignment():
+            end = self.consumer.highwater(tp)
+            done = self._committed.get(tp, self._done.get(tp))
+            if end is not None and done is not None:
+                lag[f"{tp.topic}/{tp.partition}"] = max(end - done, 0)
+        return lag
+
+    # -- one partition's batch -------------------------------------------------------------
+
+    async def _partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        subscription = self.subscriptions[tp.topic]
+        step = self.settings.consumer_batch_records
+        for start in range(0, len(records), step):
+            chunk = records[start : start + step]
+            decoded: list[Decoded] = []
+            for record in chunk:
+                try:
+                    decoded.append((record, decode_event(subscription.topic, record.value)))
+                except UndecodableEvent as exc:
+                    await self.dead_letter(record, exc)
+                    self._count(subscription.topic.event_type, "dead-lettered")
+            if decoded:
+                await self._apply(subscription, decoded)
+            self._done[tp] = chunk[-1].offset + 1
+
+    async def _apply(self, subscription: Subscription, decoded: list[Decoded]) -> None:
+        """Apply records in one transaction; outages are waited out, anything else is
+        isolated by applying the records one at a time."""
+        event_type = subscription.topic.event_type
+        backoff = Backoff(self.settings.retry_initial_backoff_s, self.settings.retry_max_backoff_s)
         while True:
             started = time.perf_counter()
             try:
-                outcome = await self._handle_once(envelope, record)
+                handled = await self._transaction(subscription, decoded)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # Whatever the error says, a database that does not answer is an outage,
-                # not a poison message: never dead-letter while it is away.
                 if is_transient(exc) or not await self.db.ping():
-                    metrics.TRANSIENT_RETRIES.labels(self.service, envelope.event_type).inc()
+                    metrics.TRANSIENT_RETRIES.labels(self.service, event_type).inc()
                     log.warning(
-                        "transient failure, retrying",
-                        extra={
-                            "event_id": str(envelope.event_id),
-                            "error": describe_error(exc),
-                            "backoff_s": backoff.current_s,
-                        },
+                        "transient failure, retrying the batch",
+                        extra={"error": describe_error(exc), "backoff_s": backoff.current_s},
                     )
                     await backoff.wait()
                     continue
-                log.error(
-                    "handler failed; dead-lettering",
-                    extra={"event_id": str(envelope.event_id), "error": describe_error(exc)},
-                )
-                await self.dead_letter(record, exc)
-                return self._count(envelope.event_type, "dead-lettered")
-            metrics.HANDLER_SECONDS.labels(self.service, envelope.event_type).observe(
+                if len(decoded) > 1:
+                    log.warning(
+                        "batch failed; applying its records one at a time",
+                        extra={"error": describe_error(exc), "count": len(decoded)},
+                    )
+                    for one in decoded:
+                        await self._apply(subscription, [one])
+                    return
+                await self._poisoned(subscription, decoded[0], exc)
+                return
+            metrics.BATCH_SECONDS.labels(self.service, event_type).observe(
                 time.perf_counter() - started
             )
-            if outcome == "handled":
-                self.on_committed()
-            return self._count(envelope.event_type, outcome)
+            self._count(event_type, "handled", handled)
+            self._count(event_type, "duplicate", len(decoded) - handled)
+            return
 
-    async def _handle_once(self, envelope: EventEnvelope, record: ConsumerRecord) -> str:
-        async with self.db.transaction() as session:
-            seen = await session.exec(
-                select(InboxMessage.event_id).where(
-                    InboxMessage.consumer == self.consumer_group,
-                    InboxMessage.event_id == envelope.event_id,
-                )
-            )
-            if seen.first() is not None:
-                return "duplicate"
-            session.add(
-                InboxMessage(
-                    consumer=self.consumer_group,
+    async def _transaction(self, subscription: Subscription, decoded: list[Decoded]) -> int:
+        async with self.units_of_work() as uow:
+            seen = await uow.seen(self.group, (env.event_id for _, env in decoded))
+            fresh: list[Decoded] = []
+            for record, envelope in decoded:
+                if envelope.event_id not in seen:
+                    seen.add(envelope.event_id)  # a duplicate inside the batch counts once
+                    fresh.append((record, envelope))
+            if subscription.prefetch and fresh:
+                await subscription.prefetch(uow=uow, events=[env for _, env in fresh])
+            for record, envelope in fresh:
+                uow.cause = envelope
+                await subscription.handle(uow=uow, event=envelope)
+                uow.stage(
+                    InboxMessage,
+                    consumer=self.group,
                     event_id=envelope.event_id,
                     event_type=envelope.event_type,
                     topic=record.topic,
                     partition=record.partition,
                     offset=record.offset,
+                    handled_at=utcnow(),
                 )
-            )
-            session.add(
-                TimelineEntry(
-                    tenant_id=envelope.tenant_id,
-                    encounter_id=envelope.encounter_id,
-                    event_id=envelope.event_id,
-                    event_type=envelope.event_type,
-                    direction="consumed",
-                    causation_id=envelope.causation_id,
-                    occurred_at=envelope.occurred_at,
+                uow.note(envelope, direction="consumed")
+            uow.cause = None
+        return len(fresh)
+
+    async def _poisoned(self, subscription: Subscription, one: Decoded, exc: Exception) -> None:
+        record, envelope = one
+        event_type = subscription.topic.event_type
+        if isinstance(exc, IntegrityError) and await self._already_handled(envelope):
+            # Another member applied it during a rebalance: a duplicate, not a failure.
+            self._count(event_type, "duplicate")
+            return
+        log.error(
+            "handler failed; dead-lettering",
+            extra={"event_id": str(envelope.event_id), "error": describe_error(exc)},
+        )
+        await self.dead_letter(record, exc)
+        self._count(event_type, "dead-lettered")
+
+    async def _already_handled(self, envelope: EventEnvelope) -> bool:
+        with contextlib.suppress(Exception):
+            async with self.units_of_work() as uow:
+                return bool(await uow.seen(self.group, [envelope.event_id]))
+        return False
+
+    # -- offsets and dead letters ----------------------------------------------------------
+
+    async def _commit_done(self) -> None:
+        """Commit, for each partition this member still owns, the offset after the last
+        record whose transaction committed. A partition revoked meanwhile is left to its new
+        owner, whose inbox absorbs what this member already applied."""
+        assert self.consumer is not None
+        async with self._commit_lock:
+            owned = self.consumer.assignment()
+            offsets = {
+                tp: offset
+                for tp, offset in self._done.items()
+                if tp in owned and self._committed.get(tp) != offset
+            }
+            self._done = {tp: o for tp, o in self._done.items() if tp in owned}
+            if not offsets:
+                return
+            try:
+                await self.consumer.commit(offsets)
+            except (CommitFailedError, IllegalStateError) as exc:
+                log.warning("offsets not committed (rebalance)", extra={"error": repr(exc)})
+                return
+            except KafkaError as exc:
+                log.warning("offsets not committed", extra={"error": repr(exc)})
+                return
+            self._committed.update(offsets)
+
+    async def _revoked(self, revoked: set[TopicPartition]) -> None:
+        if self._inflight is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    asyncio.shield(self._inflight), self.settings.consumer_revoke_wait_s
                 )
-            )
-            ctx = HandlerContext(session=session, producer=self.producer_name, cause=envelope)
-            await self.handler(ctx, envelope)
-        return "handled"
+        with contextlib.suppress(Exception):
+            await self._commit_done()
+        for tp in revoked:
+            self._committed.pop(tp, None)
+            self._done.pop(tp, None)
 
     async def dead_letter(self, record: ConsumerRecord, error: BaseException) -> None:
         """Publish the original bytes to `<topic>.dlq` with the error and coordinates; retried
         until the broker takes it, because committing past an unsaved dead letter loses it."""
+        assert self.producer is not None
         headers = list(record.headers or [])
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
         headers += [
@@ -180,14 +339,15 @@ class EventConsumer:
             ("dlq.original_partition", str(record.partition).encode()),
             ("dlq.original_offset", str(record.offset).encode()),
             ("dlq.original_timestamp", str(record.timestamp).encode()),
-            ("dlq.consumer_group", self.consumer_group.encode()),
+            ("dlq.consumer_group", self.group.encode()),
             ("dlq.service", self.service.encode()),
         ]
-        backoff = self._backoff()
+        backoff = Backoff(self.settings.retry_initial_backoff_s, self.settings.retry_max_backoff_s)
+        topic = self.subscriptions[record.topic].topic.dlq
         while True:
             try:
                 await self.producer.send_and_wait(
-                    self.topic.dlq, value=record.value, key=record.key, headers=headers
+                    topic, value=record.value, key=record.key, headers=headers
                 )
                 return
             except asyncio.CancelledError:
@@ -196,9 +356,17 @@ class EventConsumer:
                 log.warning("dead letter not yet published", extra={"error": type(exc).__name__})
                 await backoff.wait()
 
-    def _backoff(self) -> Backoff:
-        return Backoff(self.initial_backoff_s, self.max_backoff_s)
+    def _count(self, event_type: str, outcome: str, n: int = 1) -> None:
+        if n:
+            metrics.EVENTS_CONSUMED.labels(self.service, event_type, outcome).inc(n)
 
-    def _count(self, event_type: str, outcome: str) -> str:
-        metrics.EVENTS_CONSUMED.labels(self.service, event_type, outcome).inc()
-        return outcome
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, consumer: BatchConsumer) -> None:
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.consumer._revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("partitions assigned", extra={"count": len(assigned)})

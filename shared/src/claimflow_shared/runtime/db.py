@@ -4,6 +4,8 @@ an SQLite file per service by default), a unit of work, and the transient-error 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,6 +36,12 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a name, the same in every replica."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 class Database:
     """Engine plus session factory; `transaction()` is the unit of work."""
 
@@ -42,6 +50,7 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self.is_postgres = url.startswith("postgresql")
+        self._local_locks: dict[str, asyncio.Lock] = {}
 
     async def create_tables(self) -> None:
         async with self.engine.begin() as conn:
@@ -54,6 +63,53 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session, session.begin():
             yield session
+
+    async def lock(self, session: AsyncSession, name: str) -> None:
+        """Wait for the advisory lock `name`, held until the session's transaction ends."""
+        if self.is_postgres:
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(name)})
+
+    async def lock_all(self, session: AsyncSession, names: list[str]) -> None:
+        """Wait for many advisory locks in one statement, in key order (no lock cycles)."""
+        if self.is_postgres and names:
+            keys = sorted({lock_key(name) for name in names})
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+                {"keys": keys},
+            )
+
+    async def try_lock(self, session: AsyncSession, name: str) -> bool:
+        """Take the advisory lock `name` for the transaction if no one holds it."""
+        if not self.is_postgres:
+            return True  # SQLite: one process per database, one writer at a time anyway
+        result = await session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_key(name)}
+        )
+        return bool(result.scalar())
+
+    @asynccontextmanager
+    async def hold_lock(self, name: str) -> AsyncIterator[bool]:
+        """Hold the advisory lock `name` on a connection of its own for the whole block, across
+        any transactions and outside calls it makes; yields False when another holds it. A
+        crashed holder's connection closes, and the lock goes with it."""
+        if not self.is_postgres:
+            if self._local_locks.setdefault(name, asyncio.Lock()).locked():
+                yield False
+                return
+            async with self._local_locks[name]:
+                yield True
+            return
+        async with self.engine.connect() as conn:
+            key = lock_key(name)
+            got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
+            await conn.commit()
+            try:
+                yield bool(got)
+            finally:
+                if got:
+                    with contextlib.suppress(Exception):  # a dead connection frees it anyway
+                        await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                        await conn.commit()
 
     async def ping(self) -> bool:
         try:

@@ -12,9 +12,9 @@ EVENTS_PUBLISHED = Counter(
     "Events published by the outbox relay",
     ["service", "event_type"],
 )
-HANDLER_SECONDS = Histogram(
-    "claimflow_handler_seconds",
-    "Time to handle one event, inbox and effect included",
+BATCH_SECONDS = Histogram(
+    "claimflow_batch_seconds",
+    "Time to apply one poll batch of a partition in one transaction, inbox and effects included",
     ["service", "event_type"],
 )
 TRANSIENT_RETRIES = Counter(

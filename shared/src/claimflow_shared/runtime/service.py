@@ -1,105 +1,127 @@
-"""One process per service serving FastAPI and FastStream together: the composition kit.
+"""One process per service serving HTTP and consuming Kafka together: the composition kit.
 
-A service declares what it consumes (topic → handler), what it publishes, its HTTP routers
-and background loops; the kit wires the database, outbox relay, inbox consumers, DLQ,
-health, metrics, the timeline and AsyncAPI documentation the same way for all."""
+A service's bootstrap makes a `Runtime` (database, outbox relay, units of work), builds its
+handlers, routers and background tasks over it with typed dependencies, and hands them to a
+`Service`, which runs them the same way for all: tables, topics, the relay, the batched
+consumer, background tasks, health, metrics, the timeline and the AsyncAPI document."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Response
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 
 from claimflow_shared.events.envelope import EventEnvelope
 from claimflow_shared.runtime import metrics
-from claimflow_shared.runtime.broker import (
-    consumer_lag,
-    ensure_topics,
-    make_broker,
-    make_producer,
-)
-from claimflow_shared.runtime.consumer import EventConsumer, Handler
+from claimflow_shared.runtime.broker import ensure_topics, make_producer
+from claimflow_shared.runtime.consumer import BatchConsumer, Subscription
 from claimflow_shared.runtime.db import Database
 from claimflow_shared.runtime.logs import configure_logging
 from claimflow_shared.runtime.outbox import OutboxRelay
 from claimflow_shared.runtime.settings import ServiceSettings
 from claimflow_shared.runtime.tables import TimelineEntry
 from claimflow_shared.runtime.tenancy import TenantDep, parse_api_keys
+from claimflow_shared.runtime.uow import SqlUnitOfWork, UnitsOfWork
 from claimflow_shared.topics import Topic
 
 log = logging.getLogger("claimflow.service")
 
-BackgroundLoop = Callable[["Service"], Awaitable[None]]
+U = TypeVar("U", bound=SqlUnitOfWork)
+
+
+class BackgroundTask(Protocol):
+    """A loop the service runs beside its consumer (submitter, ERA download, ...)."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+
+class Runtime:
+    """What one service process runs on: its database, the outbox relay, units of work."""
+
+    def __init__(self, settings: ServiceSettings, *, version: str) -> None:
+        self.settings = settings
+        self.version = version
+        self.name = settings.service_name
+        self.producer_name = f"claimflow-{self.name}/{version}"
+        self.db = Database(settings.effective_database_url)
+        self.relay = OutboxRelay(
+            db=self.db,
+            service=self.name,
+            batch_size=settings.outbox_batch_size,
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+
+    def units_of_work(self, kind: type[U]) -> UnitsOfWork[U]:
+        """Units of work of the service's kind, waking the relay after each commit."""
+        return UnitsOfWork(kind, self.db, producer=self.producer_name, on_commit=self.relay.notify)
 
 
 @dataclass
 class Service:
-    settings: ServiceSettings
-    version: str
-    consumes: dict[Topic, Handler] = field(default_factory=dict)
-    publishes: list[Topic] = field(default_factory=list)
-    routers: list[APIRouter] = field(default_factory=list)
-    background: list[BackgroundLoop] = field(default_factory=list)
+    runtime: Runtime
+    units_of_work: Callable[[], SqlUnitOfWork]
+    subscriptions: Sequence[Subscription] = ()
+    publishes: Sequence[Topic] = ()
+    routers: Sequence[APIRouter] = ()
+    background: Sequence[BackgroundTask] = ()
+    closers: Sequence[Callable[[], Awaitable[None]]] = ()
     description: str = ""
-    state: dict = field(default_factory=dict)
+    _tasks: list[asyncio.Task] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        name = self.settings.service_name
-        self.name = name
-        self.producer_name = f"claimflow-{name}/{self.version}"
-        self.db = Database(self.settings.effective_database_url)
-        self.broker: KafkaBroker = make_broker(self.settings, client_id=f"claimflow-{name}")
+        self.settings = self.runtime.settings
+        self.name = self.runtime.name
+        self.version = self.runtime.version
+        self.db: Database = self.runtime.db
+        self.relay: OutboxRelay = self.runtime.relay
         self.producer: AIOKafkaProducer | None = None
-        self.relay: OutboxRelay | None = None
-        self.consumers: dict[str, EventConsumer] = {}
-        self._tasks: list[asyncio.Task] = []
+        self.consumer = BatchConsumer(
+            subscriptions=self.subscriptions,
+            units_of_work=self.units_of_work,
+            db=self.db,
+            settings=self.settings,
+            service=self.name,
+        )
         self.started = False
-        for topic, handler in self.consumes.items():
-            self._subscribe(topic, handler)
+
+    @property
+    def consumes(self) -> list[Topic]:
+        return [s.topic for s in self.subscriptions]
+
+    def asyncapi(self) -> dict:
+        """The service's channels as AsyncAPI 3.0, described through FastStream (the broker
+        object only describes; consuming is the batched consumer's job)."""
+        broker = KafkaBroker(self.settings.kafka_bootstrap_servers)
+        for topic in self.consumes:
+            broker.subscriber(
+                topic.name,
+                group_id=self.settings.consumer_group,
+                title=f"{topic.name}:{self.name}",
+                description=f"{self.name} consumes {topic.event_type}: {topic.description}",
+            )(_describe(topic))
         for topic in self.publishes:
-            self.broker.publisher(
+            broker.publisher(
                 topic.name,
                 title=topic.name,
                 description=topic.description,
                 schema=EventEnvelope[topic.payload],
             )
-
-    def _subscribe(self, topic: Topic, handler: Handler) -> None:
-        subscriber = self.broker.subscriber(
-            topic.name,
-            group_id=self.settings.consumer_group,
-            # Offsets are committed by hand, after the inbox transaction (or the DLQ) is done:
-            # faststream's default acknowledges before the handler runs.
-            ack_policy=AckPolicy.MANUAL,
-            auto_offset_reset="earliest",
-            max_poll_interval_ms=10 * 60 * 1000,
-            title=f"{topic.name}:{self.name}",
-            description=f"{self.name} consumes {topic.event_type}: {topic.description}",
-        )
-
-        async def on_message(message: KafkaMessage) -> None:
-            await self.consumers[topic.name].consume(message.raw_message)
-            await message.ack()
-
-        on_message.__name__ = f"on_{topic.event_type.replace('.', '_').replace('-', '_')}"
-        subscriber(on_message)
-
-    def asyncapi(self) -> dict:
         spec = AsyncAPI(
-            self.broker,
+            broker,
             title=f"ClaimFlow {self.name}",
             version=self.version,
             description=self.description,
@@ -107,51 +129,38 @@ class Service:
         )
         return spec.to_specification().to_jsonable()
 
-    def notify_outbox(self) -> None:
-        if self.relay:
-            self.relay.notify()
-
     async def start(self) -> None:
         s = self.settings
         await self.db.create_tables()
         await ensure_topics(s)
-        self.producer = make_producer(s, client_id=f"claimflow-{self.name}-relay")
+        self.producer = make_producer(s, client_id=f"claimflow-{self.name}")
         await self.producer.start()
-        self.relay = OutboxRelay(
-            db=self.db,
-            producer=self.producer,
-            service=self.name,
-            batch_size=s.outbox_batch_size,
-            poll_interval_s=s.outbox_poll_interval_s,
-        )
-        for topic, handler in self.consumes.items():
-            self.consumers[topic.name] = EventConsumer(
-                topic=topic,
-                handler=handler,
-                db=self.db,
-                producer=self.producer,
-                service=self.name,
-                producer_name=self.producer_name,
-                consumer_group=s.consumer_group,
-                on_committed=self.notify_outbox,
-                initial_backoff_s=s.retry_initial_backoff_s,
-                max_backoff_s=s.retry_max_backoff_s,
-            )
-        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
-        self._tasks.append(asyncio.create_task(self._watch_lag(), name="lag"))
-        for loop in self.background:
-            self._tasks.append(asyncio.create_task(loop(self), name=loop.__name__))
-        await self.broker.start()
+        self._spawn("outbox-relay", self.relay.run(self.producer))
+        self._spawn("metrics", self._watch())
+        if self.subscriptions:
+            await self.consumer.start(self.producer)
+            self._spawn("consumer", self.consumer.run())
+        for task in self.background:
+            self._spawn(task.name, task.run())
         self.started = True
         log.info("service started", extra={"service": self.name})
 
+    def _spawn(self, name: str, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        task.set_name(name)
+        task.add_done_callback(_log_crash)
+        self._tasks.append(task)
+
     async def stop(self) -> None:
         self.started = False
-        with contextlib.suppress(Exception):
-            await self.broker.stop()
+        if self.subscriptions:
+            await self.consumer.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for close in self.closers:
+            with contextlib.suppress(Exception):
+                await close()
         if self.producer:
             with contextlib.suppress(Exception):
                 await self.producer.stop()
@@ -159,28 +168,32 @@ class Service:
         log.info("service stopped", extra={"service": self.name})
 
     async def ready(self) -> dict[str, bool]:
-        checks = {
+        consuming = not self.subscriptions or any(
+            t.get_name() == "consumer" and not t.done() for t in self._tasks
+        )
+        return {
             "started": self.started,
+            "consumer": consuming,
             "database": await self.db.ping(),
-            "broker": await self.broker.ping(timeout=2.0) if self.started else False,
-            "outbox_relay": bool(self.relay and self.relay.healthy),
+            "broker": await self._broker_answers(),
+            "outbox_relay": self.relay.healthy,
         }
-        return checks
 
-    async def lag(self) -> dict[str, int]:
-        topics = [t.name for t in self.consumes]
-        if not topics:
-            return {}
-        lag = await consumer_lag(self.settings, group=self.settings.consumer_group, topics=topics)
-        return {f"{t}/{p}": n for (t, p), n in sorted(lag.items())}
+    async def _broker_answers(self) -> bool:
+        if not self.started or self.producer is None:
+            return False
+        try:
+            metadata = await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2.0)
+        except Exception:
+            return False
+        return bool(metadata.brokers())
 
-    async def _watch_lag(self) -> None:
+    async def _watch(self) -> None:
         while True:
             await asyncio.sleep(5)
             with contextlib.suppress(Exception):
-                if self.relay:
-                    metrics.OUTBOX_BACKLOG.labels(self.name).set(await self.relay.backlog())
-                for key, value in (await self.lag()).items():
+                metrics.OUTBOX_BACKLOG.labels(self.name).set(await self.relay.backlog())
+                for key, value in self.consumer.lag().items():
                     topic, _, partition = key.rpartition("/")
                     metrics.CONSUMER_LAG.labels(self.name, topic, partition).set(value)
 
@@ -199,7 +212,6 @@ class Service:
             description=self.description,
             lifespan=lifespan,
         )
-        app.state.service = self
         app.state.api_keys = parse_api_keys(self.settings.api_keys)
         app.include_router(self._ops_router())
         for router in self.routers:
@@ -226,11 +238,10 @@ class Service:
 
         @router.get("/v1/ops/lag", tags=["ops"])
         async def lag() -> dict:
-            backlog = await self.relay.backlog() if self.relay else None
             return {
                 "service": self.name,
-                "consumer_lag": await self.lag(),
-                "outbox_backlog": backlog,
+                "consumer_lag": self.consumer.lag(),
+                "outbox_backlog": await self.relay.backlog(),
             }
 
         @router.get("/v1/ops/asyncapi", tags=["ops"])
@@ -242,7 +253,7 @@ class Service:
             async with self.db.sessions() as session:
                 rows = (
                     (
-                        await session.exec(
+                        await session.execute(
                             select(TimelineEntry)
                             .where(
                                 TimelineEntry.tenant_id == tenant,
@@ -273,7 +284,7 @@ class Service:
         return router
 
     def serve(self) -> None:
-        """Run the HTTP app (and with it the consumers) until SIGTERM/SIGINT."""
+        """Run the HTTP app (and with it the consumer) until SIGTERM/SIGINT."""
         configure_logging(self.name, self.settings.log_level)
         uvicorn.run(
             self.http_app(),
@@ -281,4 +292,21 @@ class Service:
             port=self.settings.http_port,
             log_config=None,
             timeout_graceful_shutdown=20,
+        )
+
+
+def _describe(topic: Topic) -> Callable[..., Awaitable[None]]:
+    async def on_message(event) -> None:
+        """Documents the channel; the batched consumer does the consuming."""
+
+    on_message.__name__ = f"on_{topic.event_type.replace('.', '_').replace('-', '_')}"
+    on_message.__annotations__ = {"event": EventEnvelope[topic.payload], "return": None}
+    return on_message
+
+
+def _log_crash(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error(
+            "background task died",
+            extra={"service": task.get_name(), "error": repr(task.exception())},
         )

@@ -33,6 +33,12 @@ class ServiceSettings(BaseSettings):
     retry_initial_backoff_s: float = 0.2
     retry_max_backoff_s: float = 10.0
     outbox_batch_size: int = 500
+    # A poll batch: up to this many records per partition, waiting at most this long for any.
+    consumer_batch_records: int = 500
+    consumer_batch_wait_ms: int = 200
+    consumer_max_poll_interval_ms: int = 10 * 60 * 1000
+    # On a rebalance, how long a revoked partition's batch in flight may take to finish.
+    consumer_revoke_wait_s: float = 20.0
     outbox_poll_interval_s: float = 0.5
     # `tenant=sha256(key),...`; empty for a local run, where X-Tenant-ID is trusted.
     api_keys: str = ""

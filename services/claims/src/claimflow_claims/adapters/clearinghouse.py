@@ -1,4 +1,5 @@
-"""The clearinghouse port and its HTTP adapter: an 837 goes out, a 999 comes back."""
+"""The clearinghouse port and its HTTP adapter: an 837 goes out, a 999 (and a 277CA) come
+back. The port tells a file refused for good from a clearinghouse that is away."""
 
 from __future__ import annotations
 
@@ -16,8 +17,18 @@ class SubmissionReceipt:
     already_held: frozenset[str] = frozenset()
 
 
+class FileRefused(Exception):
+    """The clearinghouse will never take this file as it is: sending it again is pointless."""
+
+
+class ClearinghouseAway(Exception):
+    """The clearinghouse did not answer: send the same file again later."""
+
+
 class Clearinghouse(Protocol):
     async def submit(self, *, file_name: str, content: str) -> SubmissionReceipt: ...
+
+    async def close(self) -> None: ...
 
 
 class HttpClearinghouse:
@@ -27,12 +38,18 @@ class HttpClearinghouse:
         self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
 
     async def submit(self, *, file_name: str, content: str) -> SubmissionReceipt:
-        response = await self.client.post(
-            "/v1/submissions",
-            content=content.encode(),
-            headers={"Content-Type": "application/edi-x12", "X-File-Name": file_name},
-        )
-        response.raise_for_status()
+        try:
+            response = await self.client.post(
+                "/v1/submissions",
+                content=content.encode(),
+                headers={"Content-Type": "application/edi-x12", "X-File-Name": file_name},
+            )
+        except httpx.TransportError as exc:
+            raise ClearinghouseAway(type(exc).__name__) from exc
+        if response.status_code >= 500 or response.status_code in (408, 425, 429):
+            raise ClearinghouseAway(f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise FileRefused(f"HTTP {response.status_code}")
         body = response.json()
         return SubmissionReceipt(
             submission_id=str(body["submission_id"]),

@@ -52,18 +52,25 @@ class ClaimAudit(SQLModel, table=True):
 
 
 class SubmissionFile(SQLModel, table=True):
-    """An 837 interchange as sent to the clearinghouse, with the 999 that answered it."""
+    """An 837 interchange, recorded (status `sending`) before it is posted, so that recovery
+    sends the very same bytes; `sent` with the 999 that answered it, or `failed` when the
+    clearinghouse refused it for good (its claims are then held)."""
 
     __tablename__ = "submission_files"
 
     id: int | None = Field(default=None, primary_key=True)
     file_name: str = Field(unique=True)
     interchange_control_number: int = Field(unique=True)
+    status: str = Field(default="sending", index=True)  # sending | sent | failed
     content: str = Field(sa_column=Column(Text, nullable=False))
+    claim_ids: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     ack_999: str | None = Field(default=None, sa_column=Column(Text))
     accepted: bool | None = None
     claim_count: int
-    sent_at: datetime = Field(default_factory=utcnow)
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
 
 
 class ControlNumber(SQLModel, table=True):

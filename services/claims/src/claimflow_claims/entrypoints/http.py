@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
-from sqlalchemy import func, select
+from collections.abc import Callable
+from datetime import datetime
 
-from claimflow_claims.adapters.tables import ClaimAudit, ClaimRecord
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
+
+from claimflow_claims.adapters.tables import ClaimRecord
 from claimflow_claims.domain.states import ClaimState
+from claimflow_claims.unit_of_work import SqlClaimsUnitOfWork
 from claimflow_shared.runtime.tenancy import TenantDep
-
-router = APIRouter(prefix="/v1", tags=["claims"])
 
 _SUBMITTED_OR_LATER = {
     ClaimState.SUBMITTED,
@@ -22,95 +24,76 @@ _SUBMITTED_OR_LATER = {
 }
 
 
-def _row(r: ClaimRecord) -> dict:
-    return {
-        "claim_id": r.claim_id,
-        "encounter_id": r.encounter_id,
-        "state": r.state,
-        "frequency_code": r.frequency_code,
-        "payer_id": r.payer_id,
-        "total_charge": f"{r.total_charge:.2f}",
-        "findings": r.findings,
-        "submission_file": r.submission_file,
-        "payer_claim_number": r.payer_claim_number,
-        "updated_at": r.updated_at.isoformat(),
-    }
+class ClaimPublic(BaseModel):
+    claim_id: str
+    encounter_id: str
+    state: str
+    frequency_code: str
+    payer_id: str
+    total_charge: str
+    findings: list
+    submission_file: str | None
+    payer_claim_number: str | None
+    updated_at: datetime
 
-
-@router.get("/claims")
-async def list_claims(
-    tenant: TenantDep,
-    request: Request,
-    state: str | None = None,
-    after_id: int = 0,
-    limit: int = 100_000,
-) -> list[dict]:
-    async with request.app.state.service.db.sessions() as session:
-        query = select(ClaimRecord).where(
-            ClaimRecord.tenant_id == tenant, ClaimRecord.id > after_id
+    @classmethod
+    def of(cls, r: ClaimRecord) -> ClaimPublic:
+        return cls(
+            **r.model_dump(include=set(cls.model_fields) - {"total_charge"}),
+            total_charge=f"{r.total_charge:.2f}",
         )
-        if state:
-            query = query.where(ClaimRecord.state == state)
-        rows = await session.exec(query.order_by(ClaimRecord.id).limit(min(limit, 100_000)))
-    return [_row(r) for r in rows.scalars().all()]
 
 
-@router.get("/claims/{claim_id}")
-async def get_claim(claim_id: str, tenant: TenantDep, request: Request) -> dict:
-    async with request.app.state.service.db.sessions() as session:
-        record = (
-            (
-                await session.exec(
-                    select(ClaimRecord).where(
-                        ClaimRecord.claim_id == claim_id, ClaimRecord.tenant_id == tenant
-                    )
-                )
+class ClaimDetail(ClaimPublic):
+    audit: list[dict]
+
+
+class ClaimsSummary(BaseModel):
+    by_state: dict[str, int]
+    submitted: int
+
+
+def router(uows: Callable[[], SqlClaimsUnitOfWork]) -> APIRouter:
+    api = APIRouter(prefix="/v1", tags=["claims"])
+
+    @api.get("/claims", response_model=list[ClaimPublic])
+    async def list_claims(
+        tenant: TenantDep, state: str | None = None, after_id: int = 0, limit: int = 100_000
+    ) -> list[ClaimPublic]:
+        async with uows() as uow:
+            rows = await uow.claims.search(
+                tenant, state=state, after_id=after_id, limit=max(1, min(limit, 100_000))
             )
-            .scalars()
-            .first()
+        return [ClaimPublic.of(r) for r in rows]
+
+    @api.get("/claims/{claim_id}", response_model=ClaimDetail)
+    async def get_claim(claim_id: str, tenant: TenantDep) -> ClaimDetail:
+        async with uows() as uow:
+            record = await uow.claims.get(tenant, claim_id)
+            if record is None:
+                raise HTTPException(status_code=404, detail="claim not found")
+            audit = await uow.claims.audit_trail(tenant, claim_id)
+        return ClaimDetail(
+            **ClaimPublic.of(record).model_dump(),
+            audit=[
+                {
+                    "at": a.at.isoformat(),
+                    "from": a.from_state,
+                    "to": a.to_state,
+                    "event": a.event,
+                    "actor": a.actor,
+                    "reason": a.reason,
+                }
+                for a in audit
+            ],
         )
-        if record is None:
-            raise HTTPException(status_code=404, detail="claim not found")
-        audit = (
-            (
-                await session.exec(
-                    select(ClaimAudit)
-                    .where(ClaimAudit.claim_id == claim_id)
-                    .order_by(ClaimAudit.id)
-                )
-            )
-            .scalars()
-            .all()
-        )
-    return {
-        **_row(record),
-        "audit": [
-            {
-                "at": a.at.isoformat(),
-                "from": a.from_state,
-                "to": a.to_state,
-                "event": a.event,
-                "actor": a.actor,
-                "reason": a.reason,
-            }
-            for a in audit
-        ],
-    }
 
+    @api.get("/summary", response_model=ClaimsSummary)
+    async def summary(tenant: TenantDep) -> ClaimsSummary:
+        """Claims of the tenant per state, and how many reached the clearinghouse."""
+        async with uows() as uow:
+            by_state = await uow.claims.count_by_state(tenant)
+        submitted = sum(n for s, n in by_state.items() if s in _SUBMITTED_OR_LATER)
+        return ClaimsSummary(by_state=by_state, submitted=submitted)
 
-@router.get("/summary")
-async def summary(tenant: TenantDep, request: Request) -> dict:
-    """Claims of the tenant per state, and how many reached the clearinghouse."""
-    async with request.app.state.service.db.sessions() as session:
-        rows = (
-            await session.exec(
-                select(ClaimRecord.state, func.count())
-                .where(ClaimRecord.tenant_id == tenant)
-                .group_by(ClaimRecord.state)
-            )
-        ).all()
-    by_state = dict(rows)
-    return {
-        "by_state": by_state,
-        "submitted": sum(n for s, n in by_state.items() if s in _SUBMITTED_OR_LATER),
-    }
+    return api

@@ -1,77 +1,70 @@
-"""The coding service's HTTP API: the coder worklist."""
+"""The coding service's HTTP API: the coder worklist, one encounter's outcome, the summary."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
-from sqlalchemy import func, select
+from collections.abc import Callable
+from datetime import datetime
 
-from claimflow_coding.adapters.tables import CodingRecord
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
+
+from claimflow_coding.unit_of_work import SqlCodingUnitOfWork
 from claimflow_shared.runtime.tenancy import TenantDep
 
-router = APIRouter(prefix="/v1", tags=["coding"])
+
+class WorklistItem(BaseModel):
+    encounter_id: str
+    reasons: list
+    raised_at: datetime
 
 
-@router.get("/worklist")
-async def worklist(tenant: TenantDep, request: Request, limit: int = 200) -> list[dict]:
-    """Encounters waiting on a coder query, oldest first."""
-    async with request.app.state.service.db.sessions() as session:
-        rows = (
-            (
-                await session.exec(
-                    select(CodingRecord)
-                    .where(CodingRecord.tenant_id == tenant, CodingRecord.status == "query")
-                    .order_by(CodingRecord.decided_at)
-                    .limit(min(limit, 1000))
-                )
+class CodingOutcome(BaseModel):
+    encounter_id: str
+    status: str
+    diagnoses: list
+    reasons: list
+    coded_by: str
+
+
+class CodingSummary(BaseModel):
+    coded: int
+    query: int
+
+
+def router(uows: Callable[[], SqlCodingUnitOfWork]) -> APIRouter:
+    api = APIRouter(prefix="/v1", tags=["coding"])
+
+    @api.get("/worklist", response_model=list[WorklistItem])
+    async def worklist(tenant: TenantDep, limit: int = 200) -> list[WorklistItem]:
+        """Encounters waiting on a coder query, oldest first."""
+        async with uows() as uow:
+            rows = await uow.codings.worklist(tenant, limit=max(1, min(limit, 1000)))
+        return [
+            WorklistItem(
+                encounter_id=r.encounter_id, reasons=r.query_reasons, raised_at=r.decided_at
             )
-            .scalars()
-            .all()
+            for r in rows
+        ]
+
+    @api.get("/encounters/{encounter_id}", response_model=CodingOutcome)
+    async def coding_outcome(encounter_id: str, tenant: TenantDep) -> CodingOutcome:
+        async with uows() as uow:
+            row = await uow.codings.get(tenant, encounter_id)
+        if row is None:
+            raise HTTPException(status_code=404, detail="encounter not found")
+        return CodingOutcome(
+            encounter_id=row.encounter_id,
+            status=row.status,
+            diagnoses=row.diagnoses,
+            reasons=row.query_reasons,
+            coded_by=row.coded_by,
         )
-    return [
-        {
-            "encounter_id": r.encounter_id,
-            "reasons": r.query_reasons,
-            "raised_at": r.decided_at.isoformat(),
-        }
-        for r in rows
-    ]
 
+    @api.get("/summary", response_model=CodingSummary)
+    async def summary(tenant: TenantDep) -> CodingSummary:
+        """How many of the tenant's encounters were coded, and how many wait on a query."""
+        async with uows() as uow:
+            counts = await uow.codings.counts(tenant)
+        return CodingSummary(coded=counts.get("coded", 0), query=counts.get("query", 0))
 
-@router.get("/encounters/{encounter_id}")
-async def coding_outcome(encounter_id: str, tenant: TenantDep, request: Request) -> dict:
-    async with request.app.state.service.db.sessions() as session:
-        row = (
-            (
-                await session.exec(
-                    select(CodingRecord).where(
-                        CodingRecord.tenant_id == tenant, CodingRecord.encounter_id == encounter_id
-                    )
-                )
-            )
-            .scalars()
-            .first()
-        )
-    if row is None:
-        raise HTTPException(status_code=404, detail="encounter not found")
-    return {
-        "encounter_id": row.encounter_id,
-        "status": row.status,
-        "diagnoses": row.diagnoses,
-        "reasons": row.query_reasons,
-        "coded_by": row.coded_by,
-    }
-
-
-@router.get("/summary")
-async def summary(tenant: TenantDep, request: Request) -> dict[str, int]:
-    """How many of the tenant's encounters were coded, and how many wait on a query."""
-    async with request.app.state.service.db.sessions() as session:
-        rows = (
-            await session.exec(
-                select(CodingRecord.status, func.count())
-                .where(CodingRecord.tenant_id == tenant)
-                .group_by(CodingRecord.status)
-            )
-        ).all()
-    counts = dict(rows)
-    return {"coded": counts.get("coded", 0), "query": counts.get("query", 0)}
+    return api

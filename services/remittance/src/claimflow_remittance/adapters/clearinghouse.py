@@ -36,3 +36,6 @@ class HttpEraSource:
             EraFile(seq=int(f["seq"]), file_name=f["file_name"], content=f["content"])
             for f in response.json()["files"]
         ]
+
+    async def close(self) -> None:
+        await self.client.aclose()

@@ -73,7 +73,8 @@ class Posting(SQLModel, table=True):
 
 
 class UnmatchedPayment(SQLModel, table=True):
-    """A CLP whose claim we do not know (yet): posted when its `claim.submitted` arrives."""
+    """A CLP whose claim we do not know (yet), kept as the posting it will be
+    (`ClaimPosting` as JSON): posted when its `claim.submitted` arrives."""
 
     __tablename__ = "unmatched_payments"
     __table_args__ = (UniqueConstraint("file_id", "transaction", "position"),)
@@ -84,6 +85,7 @@ class UnmatchedPayment(SQLModel, table=True):
     position: int
     claim_id: str = Field(index=True)
     paid: Decimal = Field(sa_column=_money())
+    prepared: str = Field(sa_column=Column(Text, nullable=False))
     received_at: datetime = Field(default_factory=utcnow)
 
 

@@ -97,8 +97,13 @@ def patient_balance_payload(
         claim_id=payment.claim_id,
         patient=patient,
         amount=posting.patient_responsibility,
-        reasons=_adjustments(a for a in all_adjustments(payment) if a.group == "PR"),
+        reasons=patient_reasons(payment),
     )
+
+
+def patient_reasons(payment: ClaimPayment) -> list[RemittanceAdjustment]:
+    """The patient-responsibility (PR) adjustments of a claim payment, claim and lines."""
+    return _adjustments(a for a in all_adjustments(payment) if a.group == "PR")
 
 
 def _line(number: int, line: ServicePayment) -> LineAdjustment:

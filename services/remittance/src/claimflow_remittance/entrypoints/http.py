@@ -3,152 +3,154 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 
 from fastapi import APIRouter, HTTPException, Request
-from sqlalchemy import func, select
+from pydantic import BaseModel
 
-from claimflow_remittance.adapters.tables import Posting, RemittanceFile, UnmatchedPayment
-from claimflow_remittance.ledger import ingest_835
-from claimflow_shared.runtime.context import HandlerContext
+from claimflow_remittance.adapters.tables import Posting
+from claimflow_remittance.ledger import import_835
+from claimflow_remittance.unit_of_work import SqlRemittanceUnitOfWork
 from claimflow_shared.runtime.tenancy import TenantDep
 from claimflow_shared.x12 import X12Error
 
-router = APIRouter(prefix="/v1", tags=["remittance"])
 
+class PostingPublic(BaseModel):
+    claim_id: str
+    encounter_id: str
+    status: str
+    payer_claim_number: str
+    charge: str
+    paid: str
+    allowed: str
+    patient_responsibility: str
+    denied_amount: str
+    denial_category: str | None
+    file_id: str
+    posted_at: datetime
 
-def _posting(p: Posting) -> dict:
-    return {
-        "claim_id": p.claim_id,
-        "encounter_id": p.encounter_id,
-        "status": p.status,
-        "payer_claim_number": p.payer_claim_number,
-        "charge": f"{p.charge:.2f}",
-        "paid": f"{p.paid:.2f}",
-        "allowed": f"{p.allowed:.2f}",
-        "patient_responsibility": f"{p.patient_responsibility:.2f}",
-        "denied_amount": f"{p.denied_amount:.2f}",
-        "denial_category": p.denial_category,
-        "file_id": p.file_id,
-        "posted_at": p.posted_at.isoformat(),
-    }
-
-
-@router.get("/postings")
-async def list_postings(
-    tenant: TenantDep, request: Request, claim_id: str | None = None, limit: int = 100_000
-) -> list[dict]:
-    async with request.app.state.service.db.sessions() as session:
-        query = select(Posting).where(Posting.tenant_id == tenant)
-        if claim_id:
-            query = query.where(Posting.claim_id == claim_id)
-        rows = await session.exec(query.order_by(Posting.id).limit(min(limit, 100_000)))
-    return [_posting(p) for p in rows.scalars().all()]
-
-
-@router.get("/summary")
-async def summary(tenant: TenantDep, request: Request) -> dict:
-    async with request.app.state.service.db.sessions() as session:
-        rows = (
-            await session.exec(
-                select(
-                    Posting.status,
-                    func.count(),
-                    func.sum(Posting.paid),
-                    func.sum(Posting.patient_responsibility),
-                    func.sum(Posting.denied_amount),
-                )
-                .where(Posting.tenant_id == tenant)
-                .group_by(Posting.status)
-            )
-        ).all()
-        claims = (
-            await session.exec(
-                select(func.count(func.distinct(Posting.claim_id))).where(
-                    Posting.tenant_id == tenant
-                )
-            )
-        ).scalar_one()
-    by_status = {
-        s: {
-            "count": n,
-            "paid": f"{Decimal(p or 0):.2f}",
-            "patient_responsibility": f"{Decimal(r or 0):.2f}",
-            "denied": f"{Decimal(d or 0):.2f}",
-        }
-        for s, n, p, r, d in rows
-    }
-    return {"posted": claims, "by_status": by_status}
-
-
-@router.post("/remittances", status_code=201)
-async def upload_835(request: Request, tenant: TenantDep) -> dict:
-    """Post an 835 file uploaded by hand (the same path as the ERA download)."""
-    service = request.app.state.service
-    content = (await request.body()).decode("utf-8", errors="replace")
-    name = request.headers.get("X-File-Name") or "upload"
-    try:
-        async with service.db.transaction() as session:
-            ctx = HandlerContext(session=session, producer=service.producer_name)
-            ref = f"{tenant}:{name}:{hashlib.sha256(content.encode()).hexdigest()}"
-            result = await ingest_835(ctx, source="upload", source_ref=ref, content=content)
-    except X12Error as exc:
-        raise HTTPException(status_code=422, detail=f"not an 835: {exc}") from exc
-    service.notify_outbox()
-    return {
-        "file_id": result.file_id,
-        "duplicate": result.duplicate,
-        "posted": result.posted,
-        "unmatched": result.unmatched,
-        "problems": result.problems,
-    }
-
-
-@router.get("/ops/unmatched")
-async def unmatched(request: Request, limit: int = 200) -> list[dict]:
-    """Payments whose claim is unknown: the operators' unmatched-payment queue."""
-    async with request.app.state.service.db.sessions() as session:
-        rows = (
-            (
-                await session.exec(
-                    select(UnmatchedPayment).order_by(UnmatchedPayment.id).limit(limit)
-                )
-            )
-            .scalars()
-            .all()
+    @classmethod
+    def of(cls, p: Posting) -> PostingPublic:
+        money = ("charge", "paid", "allowed", "patient_responsibility", "denied_amount")
+        return cls(
+            **p.model_dump(include=set(cls.model_fields) - set(money)),
+            **{name: f"{getattr(p, name):.2f}" for name in money},
         )
-    return [
-        {
-            "claim_id": u.claim_id,
-            "file_id": u.file_id,
-            "paid": f"{u.paid:.2f}",
-            "received_at": u.received_at.isoformat(),
-        }
-        for u in rows
-    ]
 
 
-@router.get("/ops/files")
-async def files(request: Request, limit: int = 200) -> list[dict]:
-    async with request.app.state.service.db.sessions() as session:
-        rows = (
-            (
-                await session.exec(
-                    select(RemittanceFile).order_by(RemittanceFile.id.desc()).limit(limit)
-                )
+class StatusTotals(BaseModel):
+    count: int
+    paid: str
+    patient_responsibility: str
+    denied: str
+
+
+class RemittanceSummary(BaseModel):
+    posted: int
+    by_status: dict[str, StatusTotals]
+
+
+class UploadResult(BaseModel):
+    file_id: str
+    duplicate: bool
+    posted: int
+    unmatched: int
+    problems: list[str]
+
+
+class UnmatchedPublic(BaseModel):
+    claim_id: str
+    file_id: str
+    paid: str
+    received_at: datetime
+
+
+class FilePublic(BaseModel):
+    file_id: str
+    source: str
+    source_ref: str
+    payment_total: str
+    claims: int
+    problems: int
+    received_at: datetime
+
+
+def _money(value: Decimal | None) -> str:
+    return f"{Decimal(value or 0):.2f}"
+
+
+def router(uows: Callable[[], SqlRemittanceUnitOfWork]) -> APIRouter:
+    api = APIRouter(prefix="/v1", tags=["remittance"])
+
+    @api.get("/postings", response_model=list[PostingPublic])
+    async def list_postings(
+        tenant: TenantDep, claim_id: str | None = None, after_id: int = 0, limit: int = 100_000
+    ) -> list[PostingPublic]:
+        async with uows() as uow:
+            rows = await uow.ledger.postings(
+                tenant, claim_id=claim_id, after_id=after_id, limit=max(1, min(limit, 100_000))
             )
-            .scalars()
-            .all()
+        return [PostingPublic.of(p) for p in rows]
+
+    @api.get("/summary", response_model=RemittanceSummary)
+    async def summary(tenant: TenantDep) -> RemittanceSummary:
+        async with uows() as uow:
+            claims, rows = await uow.ledger.totals_by_status(tenant)
+        return RemittanceSummary(
+            posted=claims,
+            by_status={
+                status: StatusTotals(
+                    count=n, paid=_money(paid), patient_responsibility=_money(pr), denied=_money(d)
+                )
+                for status, n, paid, pr, d in rows
+            },
         )
-    return [
-        {
-            "file_id": f.file_id,
-            "source": f.source,
-            "source_ref": f.source_ref,
-            "payment_total": f"{f.payment_total:.2f}",
-            "claims": f.claim_count,
-            "problems": len(f.problems),
-            "received_at": f.received_at.isoformat(),
-        }
-        for f in rows
-    ]
+
+    @api.post("/remittances", status_code=201, response_model=UploadResult)
+    async def upload_835(request: Request, tenant: TenantDep) -> UploadResult:
+        """Post an 835 file uploaded by hand (the same path as the ERA download)."""
+        content = (await request.body()).decode("utf-8", errors="replace")
+        name = request.headers.get("X-File-Name") or "upload"
+        ref = f"{tenant}:{name}:{hashlib.sha256(content.encode()).hexdigest()}"
+        try:
+            async with uows() as uow:
+                result = await import_835(uow=uow, source="upload", source_ref=ref, content=content)
+        except X12Error as exc:
+            raise HTTPException(status_code=422, detail=f"not an 835: {exc}") from exc
+        return UploadResult(**vars(result))
+
+    @api.get("/ops/unmatched", response_model=list[UnmatchedPublic])
+    async def unmatched(limit: int = 200) -> list[UnmatchedPublic]:
+        """Payments whose claim is unknown: the operators' unmatched-payment queue."""
+        async with uows() as uow:
+            rows = await uow.ledger.unmatched(limit=max(1, min(limit, 1000)))
+        return [
+            UnmatchedPublic(
+                claim_id=u.claim_id,
+                file_id=u.file_id,
+                paid=_money(u.paid),
+                received_at=u.received_at,
+            )
+            for u in rows
+        ]
+
+    @api.get("/ops/files", response_model=list[FilePublic])
+    async def files(limit: int = 200) -> list[FilePublic]:
+        async with uows() as uow:
+            rows = await uow.ledger.files(limit=max(1, min(limit, 1000)))
+        return [
+            FilePublic(
+                file_id=f.file_id,
+                source=f.source,
+                source_ref=f.source_ref,
+                payment_total=_money(f.payment_total),
+                claims=f.claim_count,
+                problems=len(f.problems),
+                received_at=f.received_at,
+            )
+            for f in rows
+        ]
+
+    return api
