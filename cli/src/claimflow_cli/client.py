@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from claimflow_local.stack import SERVICES, Stack
+from claimflow_local.stack import SERVICES, Stack, service_of
 
 
 class StackClient:
@@ -39,20 +39,42 @@ class StackClient:
         response.raise_for_status()
         return response.json()["results"]
 
-    def status(self) -> dict[str, dict]:
-        rows: dict[str, dict] = {}
-        for name in ("simulator", *SERVICES):
-            row: dict[str, Any] = {"url": self.url(name), "ready": False}
+    def status(self) -> dict[str, Any]:
+        """Every process (each replica of each stage), and per stage the sums: one object."""
+        processes = []
+        for process in self.stack.processes():
+            service = service_of(process.name)
+            row: dict[str, Any] = {
+                "name": process.name,
+                "service": service,
+                "url": process.url,
+                "pid": process.pid or None,
+                "ready": False,
+                "replicas": self.stack.replicas.get(service, 1),
+                "consumer_lag": None,
+                "outbox_backlog": None,
+            }
             try:
-                row["ready"] = self.http.get(f"{row['url']}/health/ready").status_code == 200
-                if name != "simulator":
-                    ops = self.get(name, "/v1/ops/lag")
-                    row["lag"] = sum(ops["consumer_lag"].values())
-                    row["backlog"] = ops["outbox_backlog"]
+                row["ready"] = self.http.get(f"{process.url}/health/ready").status_code == 200
+                if process.name != "simulator":
+                    ops = self.get(process.name, "/v1/ops/lag")
+                    row["consumer_lag"] = sum(ops["consumer_lag"].values())
+                    row["partitions"] = sorted(ops["consumer_lag"])
+                    row["outbox_backlog"] = ops["outbox_backlog"]
             except httpx.HTTPError:
                 pass
-            rows[name] = row
-        return rows
+            processes.append(row)
+        stages = {}
+        for service in ("simulator", *SERVICES):
+            rows = [r for r in processes if r["service"] == service]
+            stages[service] = {
+                "replicas": len(rows),
+                "ready": sum(r["ready"] for r in rows),
+                "consumer_lag": sum(r["consumer_lag"] or 0 for r in rows),
+                # One outbox per stage database: every replica reports the same rows.
+                "outbox_backlog": max((r["outbox_backlog"] or 0 for r in rows), default=0),
+            }
+        return {"processes": processes, "stages": stages}
 
     def timeline(self, tenant: str, encounter_id: str) -> list[dict]:
         entries = []

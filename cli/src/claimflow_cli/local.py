@@ -31,9 +31,9 @@ def _port(preferred: int) -> int:
     return preferred if not port_open(preferred) else free_port()
 
 
-def up(home: Path, console: Console) -> Stack:
+def up(home: Path, console: Console, *, replicas: dict[str, int] | None = None) -> Stack:
     stack = Stack.load(home)
-    if stack and all(p.running() for p in stack.processes()):
+    if stack and all(p.running() for p in stack.processes()) and not replicas:
         console.print("already running")
         return stack
     if stack is None:
@@ -44,6 +44,7 @@ def up(home: Path, console: Console) -> Stack:
                 kafka_bootstrap=infra.kafka_bootstrap,
                 database_urls={name: infra.database_url(name) for name in SERVICES},
                 ports={name: _port(port) for name, port in DEFAULT_PORTS.items()},
+                replicas=dict(replicas or {}),
             )
             _save_infra(home, infra)
             stack.save()
@@ -51,6 +52,9 @@ def up(home: Path, console: Console) -> Stack:
         _restart_infra(home, console)
     with console.status("starting the services and the payer simulator"):
         stack.start()
+        for service, count in (replicas or {}).items():
+            stack.scale(service, count)
+    stack.save()
     return stack
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from claimflow_cli import demo as demo_run
 from claimflow_cli import local
 from claimflow_cli.client import StackClient
+from claimflow_local.stack import SERVICES, parse_replicas
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -28,10 +29,22 @@ def _home() -> Path:
 
 
 @app.command()
-def up() -> None:
-    """Start Kafka, PostgreSQL, the four services and the payer simulator; wait until ready."""
-    stack = local.up(_home(), console)
-    console.print(f"[green]ClaimFlow is up[/] (state in {stack.home}); `claimflow down` stops it.")
+def up(
+    replicas: Annotated[
+        str, typer.Option(help="Replicas per stage, e.g. claims=3,coding=2 (default 1 each)")
+    ] = "",
+) -> None:
+    """Start Kafka, PostgreSQL, the four services and the payer simulator; wait until ready.
+    Run again with other --replicas to scale a running stack."""
+    try:
+        wanted = parse_replicas(replicas)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--replicas") from exc
+    stack = local.up(_home(), console, replicas=wanted)
+    counts = ", ".join(f"{s}={len(stack.replicas_of(s))}" for s in SERVICES)
+    console.print(
+        f"[green]ClaimFlow is up[/] ({counts}; state in {stack.home}); `claimflow down` stops it."
+    )
 
 
 @app.command()
@@ -41,21 +54,28 @@ def down() -> None:
 
 
 @app.command()
-def status() -> None:
-    """Readiness, consumer lag and outbox backlog of every process."""
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts")] = False,
+) -> None:
+    """Readiness, replicas, consumer lag and outbox backlog of every process."""
     stack = local.require(_home())
-    table = Table(title="ClaimFlow")
-    for column in ("process", "url", "ready", "consumer lag", "outbox backlog"):
-        table.add_column(column)
     with StackClient(stack) as client:
-        for name, row in client.status().items():
-            table.add_row(
-                name,
-                row["url"],
-                "yes" if row["ready"] else "[red]no[/]",
-                str(row.get("lag", "-")),
-                str(row.get("backlog", "-")),
-            )
+        report = client.status()
+    if as_json:
+        print(json.dumps(report))
+        return
+    table = Table(title="ClaimFlow")
+    for column in ("process", "url", "ready", "replicas", "consumer lag", "outbox backlog"):
+        table.add_column(column)
+    for row in report["processes"]:
+        table.add_row(
+            row["name"],
+            row["url"],
+            "yes" if row["ready"] else "[red]no[/]",
+            str(row["replicas"]),
+            "-" if row["consumer_lag"] is None else str(row["consumer_lag"]),
+            "-" if row["outbox_backlog"] is None else str(row["outbox_backlog"]),
+        )
     Console().print(table)
 
 

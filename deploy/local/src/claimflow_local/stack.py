@@ -121,9 +121,33 @@ def _bin(name: str) -> str:
     return str(local) if local.exists() else (shutil.which(name) or name)
 
 
+def service_of(process_name: str) -> str:
+    """`claims-2` → `claims`: replicas of a stage are named after it with a number."""
+    base, _, number = process_name.rpartition("-")
+    return base if number.isdigit() and base in SERVICES else process_name
+
+
+def replica_names(service: str, count: int) -> list[str]:
+    return [service if n == 1 else f"{service}-{n}" for n in range(1, count + 1)]
+
+
+def parse_replicas(spec: str) -> dict[str, int]:
+    """`claims=3,coding=2` → {"claims": 3, "coding": 2}; ValueError naming what is wrong."""
+    replicas: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, count = item.partition("=")
+        if name.strip() not in SERVICES:
+            raise ValueError(f"unknown stage {name.strip()!r}; stages are {', '.join(SERVICES)}")
+        if not count.strip().isdigit() or not 1 <= int(count) <= 16:
+            raise ValueError(f"replicas of {name.strip()} must be a number from 1 to 16")
+        replicas[name.strip()] = int(count)
+    return replicas
+
+
 @dataclass
 class Stack:
-    """Where everything lives and how to reach it."""
+    """Where everything lives and how to reach it. A stage may run as several replicas (one
+    consumer group, one database); each replica is a process of its own with its own port."""
 
     home: Path
     kafka_bootstrap: str
@@ -131,25 +155,33 @@ class Stack:
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     extra_env: dict[str, str] = field(default_factory=dict)
     simulator_env: dict[str, str] = field(default_factory=dict)
+    replicas: dict[str, int] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> Path:
         return self.home / "run"
 
     def service_env(self, name: str) -> dict[str, str]:
+        service = service_of(name)
         return {
-            "SERVICE_NAME": name,
+            "SERVICE_NAME": service,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
-            "DATABASE_URL": self.database_urls.get(name, ""),
+            "DATABASE_URL": self.database_urls.get(service, ""),
             "DATA_DIR": str(self.home / "data"),
             "HTTP_HOST": "127.0.0.1",
-            "HTTP_PORT": str(self.ports[name]),
+            "HTTP_PORT": str(self.port(name)),
             "CLEARINGHOUSE_URL": f"http://127.0.0.1:{self.ports['simulator']}",
+            "SERVICE_REPLICAS": str(self.replicas.get(service, 1)),
             **self.extra_env,
         }
 
     def __post_init__(self) -> None:
         self._processes: dict[str, Process] = {}
+
+    def port(self, name: str) -> int:
+        if name not in self.ports:
+            self.ports[name] = free_port()
+        return self.ports[name]
 
     def process(self, name: str) -> Process:
         """The same Process object for a name, so a started child can be reaped."""
@@ -167,24 +199,53 @@ class Stack:
             return Process(name, [_bin("payer-simulator")], env, self.ports[name], self.run_dir)
         return Process(
             name,
-            [_bin(f"claimflow-{name}")],
+            [_bin(f"claimflow-{service_of(name)}")],
             self.service_env(name),
-            self.ports[name],
+            self.port(name),
             self.run_dir,
         )
 
+    def names(self) -> list[str]:
+        """Every process of the stack: the simulator, then each stage's replicas."""
+        return [
+            "simulator",
+            *(n for s in SERVICES for n in replica_names(s, self.replicas.get(s, 1))),
+        ]
+
     def processes(self) -> list[Process]:
-        return [self.process(name) for name in ("simulator", *SERVICES)]
+        return [self.process(name) for name in self.names()]
+
+    def replicas_of(self, service: str) -> list[Process]:
+        return [self.process(n) for n in replica_names(service, self.replicas.get(service, 1))]
 
     def start(self, *, timeout: float = 120.0, names: list[str] | None = None) -> list[Process]:
         procs = [
-            p for p in self.processes() if not p.running() and (names is None or p.name in names)
+            p
+            for p in self.processes()
+            if not p.running() and (names is None or p.name in names or service_of(p.name) in names)
         ]
         for proc in procs:
             proc.start()
         for proc in procs:
             proc.wait_ready(timeout)
         return self.processes()
+
+    def scale(self, service: str, count: int, *, timeout: float = 120.0) -> list[Process]:
+        """Run exactly `count` replicas of a stage: start the missing, stop the surplus."""
+        before = self.replicas.get(service, 1)
+        self.replicas[service] = count
+        for name in replica_names(service, before)[count:]:
+            self.process(name).stop()
+            self._processes.pop(name, None)
+        for proc in self.replicas_of(service):
+            # Every replica must know how many there are (SQLite refuses to be shared).
+            proc.env["SERVICE_REPLICAS"] = str(count)
+        fresh = [p for p in self.replicas_of(service) if not p.running()]
+        for proc in fresh:
+            proc.start()
+        for proc in fresh:
+            proc.wait_ready(timeout)
+        return self.replicas_of(service)
 
     def stop(self) -> None:
         for proc in reversed(self.processes()):
@@ -200,6 +261,7 @@ class Stack:
                     "ports": self.ports,
                     "extra_env": self.extra_env,
                     "simulator_env": self.simulator_env,
+                    "replicas": self.replicas,
                 },
                 indent=2,
             )
@@ -286,4 +348,13 @@ def external_database(url: str, name: str) -> str:
     return f"{base}/{target}"
 
 
-__all__ = ["Infrastructure", "Process", "Stack", "free_port", "start_infrastructure"]
+__all__ = [
+    "Infrastructure",
+    "Process",
+    "Stack",
+    "free_port",
+    "parse_replicas",
+    "replica_names",
+    "service_of",
+    "start_infrastructure",
+]
