@@ -81,6 +81,8 @@ class ClaimSubmitter:
         self.uows = uows
         self.clearinghouse = clearinghouse
         self.settings = settings
+        # Claims read for an interchange this process built, so they are not read twice.
+        self._claims: dict[str, dict[str, Claim]] = {}
 
     async def run(self) -> None:
         await repeat(
@@ -104,34 +106,35 @@ class ClaimSubmitter:
 
     async def _new_interchange(self, uow: SqlClaimsUnitOfWork) -> SubmissionFile | None:
         records = await uow.claims.ready(limit=self.settings.submit_batch_size)
-        claims = [Claim.model_validate_json(r.claim) for r in records]
-        writable = self._hold_unwritable(uow, records, claims)
-        if not writable:
+        if not records:
             return None
+        pairs = [(r, Claim.model_validate_json(r.claim)) for r in records]
         icn = await uow.claims.next_control_number()
-        content = self._write(icn, [claim for _, claim in writable])
+        try:
+            content = self._write(icn, [claim for _, claim in pairs])
+        except (X12Error, ValueError):
+            pairs = self._hold_unwritable(uow, pairs)
+            if not pairs:
+                return None
+            content = self._write(icn, [claim for _, claim in pairs])
         file = SubmissionFile(
             file_name=f"837P-{icn:09d}.x12",
             interchange_control_number=icn,
             content=content,
-            claim_ids=[claim.claim_id for _, claim in writable],
-            claim_count=len(writable),
+            claim_ids=[claim.claim_id for _, claim in pairs],
+            claim_count=len(pairs),
         )
         uow.claims.record_file(file)
-        for record, _ in writable:
+        for record, _ in pairs:
             record.interchange_control_number = icn
             record.submission_file = file.file_name
+        self._claims[file.file_name] = {claim.claim_id: claim for _, claim in pairs}
         return file
 
     def _hold_unwritable(
-        self, uow: ClaimsUnitOfWork, records: list[ClaimRecord], claims: list[Claim]
+        self, uow: ClaimsUnitOfWork, pairs: list[tuple[ClaimRecord, Claim]]
     ) -> list[tuple[ClaimRecord, Claim]]:
-        pairs = list(zip(records, claims, strict=True))
-        try:
-            self._write(1, claims)
-            return pairs
-        except (X12Error, ValueError):
-            pass
+        """Hold each claim that cannot be written on its own, with the reason."""
         writable = []
         for record, claim in pairs:
             try:
@@ -198,6 +201,7 @@ class ClaimSubmitter:
         acknowledgments: dict[str, ClaimAcknowledgment],
     ) -> None:
         now = datetime.now(UTC)
+        claims = self._claims.pop(file.file_name, {})
         async with self.uows() as uow:
             stored = await uow.session.get(SubmissionFile, file.id)
             assert stored is not None
@@ -207,7 +211,7 @@ class ClaimSubmitter:
             for record in await uow.claims.in_file(file.file_name):
                 if record.state != ClaimState.READY.value:
                     continue
-                claim = Claim.model_validate_json(record.claim)
+                claim = claims.get(record.claim_id) or Claim.model_validate_json(record.claim)
                 apply_acknowledgment(
                     uow,
                     record,
@@ -229,6 +233,7 @@ class ClaimSubmitter:
         async with self.uows() as uow:
             stored = await uow.session.get(SubmissionFile, file.id)
             assert stored is not None
+            self._claims.pop(file.file_name, None)
             stored.status, stored.last_error = "failed", reason[:500]
             stored.attempts += 1
             for record in await uow.claims.in_file(file.file_name):

@@ -33,7 +33,9 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping: a round trip per transaction for nothing, since a dropped connection fails
+    # the transaction, which is retried as transient and the pool replaces the connection.
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
 
 
 def lock_key(name: str) -> int:

@@ -63,16 +63,15 @@ class ClaimRepository:
         actor: str,
         reason: str | None,
     ) -> None:
-        self.uow.add(
-            ClaimAudit(
-                claim_id=record.claim_id,
-                tenant_id=record.tenant_id,
-                from_state=before,
-                to_state=record.state,
-                event=event,
-                actor=actor,
-                reason=reason,
-            )
+        self.uow.insert(
+            ClaimAudit,
+            claim_id=record.claim_id,
+            tenant_id=record.tenant_id,
+            from_state=before,
+            to_state=record.state,
+            event=event,
+            actor=actor,
+            reason=reason,
         )
 
 
