@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from claimflow_shared.x12 import X12Error
+from payer_simulator.edi import X12Error
 from payer_simulator.reader837 import ProblemScope, read_837
 
 SAMPLE_NAMES = [

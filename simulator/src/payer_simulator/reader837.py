@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from claimflow_shared.x12 import Segment, X12Error, read_segments
+from payer_simulator.edi import Segment, X12Error, read_segments
 
 SUPPORTED_VERSIONS = frozenset({"005010X222A1", "005010X222A2"})
 PROCEDURE_QUALIFIERS = frozenset({"HC", "ER", "IV", "WK"})

@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from claimflow_shared.x12 import Delimiters, Envelope, render, wrap_interchange
 from payer_simulator.adjudication import Adjudication, Adjustment
+from payer_simulator.edi import Delimiters, Envelope, render, wrap_interchange
 from payer_simulator.reader837 import (
     Interchange837,
     ProblemScope,
