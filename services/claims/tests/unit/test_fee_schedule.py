@@ -84,7 +84,7 @@ def test_duplicate_rows_are_refused(tmp_path):
 
 def test_malformed_code_is_refused_with_its_row(tmp_path):
     path = write_schedule(tmp_path, "CPT,99213,,90.00\nCPT,9921,,95.00\n")
-    with pytest.raises(RuleTableError, match="row 3"):
+    with pytest.raises(RuleTableError, match="line 3, column code"):
         FeeSchedule.load(path)
 
 
