@@ -85,7 +85,7 @@ class InstitutionalDetails(BaseModel):
     discharge_hour: time | None = Field(default=None, description="DTP*096, inpatient")
     admitting_diagnosis: Icd10CmCode | None = None
     reason_for_visit: tuple[Icd10CmCode, ...] = Field(default=(), max_length=3)
-    present_on_admission: tuple[Literal["Y", "N", "U", "W", "1"], ...] = Field(
+    present_on_admission: tuple[Literal["Y", "N", "U", "W", ""], ...] = Field(
         default=(), description="POA indicator per claim diagnosis, in order (inpatient)"
     )
     principal_procedure: PcsProcedure | None = None
