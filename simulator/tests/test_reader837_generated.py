@@ -50,3 +50,36 @@ def test_generated_interchanges_read_back_without_problems(claim_type, seed):
             assert [line.revenue_code for line in got.service_lines] == [
                 line.revenue_code for line in claim.lines
             ]
+
+
+def test_835_for_generated_institutional_claims_passes_pyx12_and_balances(
+    pyx12_check, balance_errors
+):
+    from datetime import date
+
+    from payer_simulator.adjudication import adjudicate
+    from payer_simulator.writer835 import PayerIdentity, write_835
+
+    claims = generate_claims(5, 80, "837I")
+    text = write_837i(
+        claims,
+        envelope=Envelope(
+            "CLAIMFLOW", "PAYERSIM", 5, 5, "HC", "005010X223A2", datetime(2025, 5, 1)
+        ),
+        submitter=Submitter("CLAIMFLOW", "CLAIMFLOW", "DESK", "6175550100"),
+        receiver=Receiver("PAYER SIM", "PAYERSIM"),
+    )
+    adjudications = [adjudicate(c, seed=1, denial_rate=0.2) for c in read_837(text).claims]
+    remittance = write_835(
+        adjudications,
+        payer=PayerIdentity(name="SIMULATED HEALTH PLAN", payer_id="SIMPAYER1"),
+        payee_npi="1234567893",
+        payee_name="HARBOR HOSPITAL",
+        interchange_control_number=9,
+        payment_date=date(2025, 5, 2),
+        trace_number="T1",
+    )
+    verdict = pyx12_check(remittance)
+    assert verdict.ok, verdict.explain()
+    assert balance_errors(remittance) == []
+    assert "SVC*NU:0120" in remittance
