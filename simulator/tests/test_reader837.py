@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from claimflow_shared.x12 import X12Error
+from payer_simulator.edi import X12Error
 from payer_simulator.reader837 import ProblemScope, read_837
 
 SAMPLE_NAMES = [
@@ -174,12 +174,17 @@ def test_claim_without_service_lines_is_reported(make):
     assert any(p.segment_id == "CLM" and p.code == "I7" for p in interchange.problems)
 
 
-def test_institutional_837_is_read_but_its_version_is_refused(samples: Path):
+def test_every_public_837i_sample_reads_its_institutional_service_lines(samples: Path):
     folder = samples / "837I"
     if not folder.is_dir():
         pytest.skip(f"no 837I samples at {folder}")
-    for path in folder.iterdir():
+    for path in sorted(folder.iterdir()):
         interchange = read_837(path.read_text())
-        assert any(p.scope is ProblemScope.GROUP and p.code == "2" for p in interchange.problems), (
-            path.name
-        )
+        assert not [p for p in interchange.problems if p.scope is ProblemScope.GROUP], path.name
+        assert interchange.claims, path.name
+        for claim in interchange.claims:
+            assert claim.claim_type == "837I"
+            assert claim.service_lines, path.name
+            assert all(line.revenue_code.isdigit() for line in claim.service_lines), path.name
+            assert sum(line.charge for line in claim.service_lines) == claim.total_charge
+            assert claim.diagnoses and claim.statement_from is not None

@@ -15,8 +15,8 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from claimflow_shared.x12 import X12Error
 from payer_simulator.clearinghouse import receive_837, remit_queued
+from payer_simulator.edi import X12Error
 from payer_simulator.settings import SimulatorSettings
 from payer_simulator.store import Store
 

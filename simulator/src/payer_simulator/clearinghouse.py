@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from payer_simulator.adjudication import Adjudication, adjudicate, draw
 from payer_simulator.claim_edits import front_end_edits
+from payer_simulator.edi import X12Error
 from payer_simulator.reader837 import Interchange837, SubmittedClaim, read_837
 from payer_simulator.settings import SimulatorSettings
 from payer_simulator.store import QueuedClaim, Store, SubmissionRecord, Transaction
@@ -238,3 +241,40 @@ def _remit(
         adjudications=adjudications,
     )
     return seq
+
+
+def answer_file_drop(
+    *,
+    store: Store,
+    settings: SimulatorSettings,
+    pickup: Path,
+    dropoff: Path,
+    now: datetime | None = None,
+) -> list[str]:
+    """The file-drop side of the clearinghouse: every 837 in `pickup` that has no answer in
+    `dropoff` yet gets `<stem>.999` and, when there are claims to report, `<stem>.277`.
+    Answers are written under a temporary name and renamed, so a reader never sees half a
+    file. Returns the names of the 837s answered."""
+    dropoff.mkdir(parents=True, exist_ok=True)
+    answered = []
+    for path in sorted(p for p in pickup.glob("*") if p.is_file()):
+        if path.name.startswith(".") or (dropoff / f"{path.stem}.999").exists():
+            continue
+        try:
+            result = receive_837(
+                store=store, settings=settings, text=path.read_text(encoding="utf-8-sig"), now=now
+            )
+        except X12Error as exc:
+            log.warning("file %s is not an 837: %s", path.name, exc)
+            continue
+        if result.ack_277ca:
+            _write_atomically(dropoff / f"{path.stem}.277", result.ack_277ca)
+        _write_atomically(dropoff / f"{path.stem}.999", result.ack_999)
+        answered.append(path.name)
+    return answered
+
+
+def _write_atomically(target: Path, content: str) -> None:
+    partial = target.with_name(f".{target.name}.part")
+    partial.write_text(content, encoding="ascii", errors="replace")
+    os.replace(partial, target)

@@ -1,4 +1,4 @@
-"""Read 837P interchanges into the claims a payer adjudicates.
+"""Read 837P and 837I interchanges into the claims a payer adjudicates.
 
 Real files are often imperfect: everything wrong is reported as a `ReadProblem` tied to the
 scope a 999 acknowledges it at (interchange, functional group, transaction set, segment);
@@ -12,10 +12,12 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from claimflow_shared.x12 import Segment, X12Error, read_segments
+from payer_simulator.edi import Segment, X12Error, read_segments
 
-SUPPORTED_VERSIONS = frozenset({"005010X222A1", "005010X222A2"})
-PROCEDURE_QUALIFIERS = frozenset({"HC", "ER", "IV", "WK"})
+PROFESSIONAL_VERSIONS = frozenset({"005010X222A1", "005010X222A2"})
+INSTITUTIONAL_VERSIONS = frozenset({"005010X223A1", "005010X223A2", "005010X223A3"})
+SUPPORTED_VERSIONS = PROFESSIONAL_VERSIONS | INSTITUTIONAL_VERSIONS
+PROCEDURE_QUALIFIERS = frozenset({"HC", "ER", "IV", "WK", "HP"})
 # Separators senders use by mistake instead of the one ISA16 declares.
 _STRAY_COMPONENT_SEPARATORS = (">", ":", "<", "|", "\\")
 
@@ -65,6 +67,15 @@ class ServiceLine:
     service_date: date | None
     service_end_date: date | None = None
     line_control_number: str = ""
+    revenue_code: str = ""  # SV201 on institutional lines
+
+
+@dataclass(frozen=True)
+class OtherPayerPaid:
+    """2320/2330B of a secondary claim: another payer and what it paid (AMT*D)."""
+
+    payer_id: str
+    paid: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,13 @@ class SubmittedClaim:
     patient_is_subscriber: bool
     service_lines: tuple[ServiceLine, ...]
     origin: InterchangeReference
+    claim_type: str = "837P"
+    diagnoses: tuple[str, ...] = ()
+    patient_birth_date: date | None = None
+    statement_from: date | None = None
+    statement_to: date | None = None
+    original_claim_number: str = ""  # REF*F8 of a replacement or void
+    other_payers: tuple[OtherPayerPaid, ...] = ()
 
     @property
     def line_charge_total(self) -> Decimal:
@@ -165,6 +183,7 @@ class _Line:
     number: int
     position: int
     sv1: Segment | None = None
+    sv2: Segment | None = None
     sv1_position: int = 0
     service_date: date | None = None
     service_end_date: date | None = None
@@ -179,6 +198,10 @@ class _Claim:
     subscriber: dict[str, str]
     patient: dict[str, str] | None
     lines: list[_Line] = field(default_factory=list)
+    diagnoses: list[str] = field(default_factory=list)
+    statement: tuple[date, date] | None = None
+    original_claim_number: str = ""
+    other_payers: list[dict[str, str]] = field(default_factory=list)
 
 
 class _Reader:
@@ -389,6 +412,21 @@ class _Reader:
         elif sid == "SBR" and self.claim is None and self.hl_level == "22":
             self.subscriber["responsibility"] = seg.el(1)
             self.subscriber["filing"] = seg.el(9)
+        elif sid == "SBR" and self.claim is not None and self.line is None:
+            self.claim.other_payers.append({"responsibility": seg.el(1)})
+        elif sid == "AMT" and seg.el(1) == "D" and self.claim and self.claim.other_payers:
+            self.claim.other_payers[-1]["paid"] = seg.el(2)
+        elif sid == "DMG" and self.claim is None:
+            (self.patient if self.patient is not None else self.subscriber)["dob"] = seg.el(2)
+        elif sid == "HI" and self.claim is not None:
+            self._on_hi(seg)
+        elif sid == "SV2":
+            self._on_sv2(seg)
+        elif sid == "DTP" and seg.el(1) == "434" and self.claim is not None:
+            first, _, last = seg.el(3).partition("-")
+            start, end = parse_date(first), parse_date(last or first)
+            if start and end:
+                self.claim.statement = (start, end)
         elif sid == "REF":
             self._on_ref(seg)
         elif sid == "CLM":
@@ -437,7 +475,10 @@ class _Reader:
     def _on_nm1(self, seg: Segment) -> None:
         entity = seg.el(1)
         if self.claim is not None:
-            return  # 2310x/2330x loops: rendering providers, other subscribers and payers
+            # 2310x/2330x loops: providers, other subscribers; 2330B names another payer.
+            if entity == "PR" and self.claim.other_payers and self.line is None:
+                self.claim.other_payers[-1]["payer_id"] = seg.el(9)
+            return
         assert self.ts is not None
         if entity == "41" and not self.hl_level:
             self.ts.submitter_id = seg.el(9)
@@ -476,7 +517,47 @@ class _Reader:
         elif entity == "QC" and self.hl_level == "23" and self.patient is not None:
             self.patient.update(last=seg.el(3), first=seg.el(4))
 
+    def _on_hi(self, seg: Segment) -> None:
+        assert self.claim is not None
+        for index in range(1, len(seg.elements)):
+            parts = _split_any(seg.el(index), seg.delimiters.component)
+            if len(parts) > 1 and parts[0] in {"ABK", "ABF", "BK", "BF"}:
+                self.claim.diagnoses.append(parts[1])
+
+    def _on_sv2(self, seg: Segment) -> None:
+        if self.line is None:
+            self._problem(seg, "SV2 without a preceding LX", "2", loop_id="2400")
+            return
+        self.line.sv2 = seg
+        self.line.sv1_position = self.ts_position
+        if not (seg.el(1).isdigit() and len(seg.el(1)) == 4):
+            self._problem(
+                seg,
+                f"SV201 revenue code {seg.el(1)!r} is not four digits",
+                loop_id="2400",
+                element=1,
+                element_code="1" if not seg.el(1) else "7",
+                bad_value=seg.el(1),
+            )
+        if seg.el(2):
+            parts = self._composite(seg, 2, "2400", "SV202")
+            if parts[0] not in PROCEDURE_QUALIFIERS:
+                self._problem(
+                    seg,
+                    f"SV202-1 {parts[0]!r} is not a procedure code qualifier",
+                    loop_id="2400",
+                    element=2,
+                    component=1,
+                    element_code="7",
+                    bad_value=parts[0],
+                )
+        self._check_amount(seg, 3, "2400", "SV203 line charge")
+        self._check_amount(seg, 5, "2400", "SV205 units")
+
     def _on_ref(self, seg: Segment) -> None:
+        claim = self.claim
+        if claim is not None and self.line is None and seg.el(1) == "F8" and not claim.other_payers:
+            claim.original_claim_number = seg.el(2)
         if self.line is not None and seg.el(1) == "6R":
             self.line.line_control_number = seg.el(2)
         elif self.billing and self.claim is None and self.hl_level == "20" and seg.el(1) == "EI":
@@ -614,16 +695,16 @@ class _Reader:
         self.line = None
         if line is None:
             return
-        if line.sv1 is None:
+        if line.sv1 is None and line.sv2 is None:
             self._problem(
                 None,
-                "service line without SV1",
+                "service line without SV1 or SV2",
                 "3",
                 loop_id="2400",
                 position=line.position,
                 segment_id="SV1",
             )
-        elif line.service_date is None:
+        elif line.service_date is None and line.sv2 is None:
             self._problem(
                 None,
                 "service line without a DTP*472 service date",
@@ -692,7 +773,21 @@ class _Reader:
             patient_last_name=(patient or subscriber).get("last", ""),
             patient_first_name=(patient or subscriber).get("first", ""),
             patient_is_subscriber=patient is None,
-            service_lines=tuple(_build_line(line) for line in claim.lines if line.sv1),
+            service_lines=tuple(
+                _build_line(line, claim.statement) for line in claim.lines if line.sv1 or line.sv2
+            ),
+            claim_type="837I" if self.group.version in INSTITUTIONAL_VERSIONS else "837P",
+            diagnoses=tuple(claim.diagnoses),
+            patient_birth_date=parse_date((patient or subscriber).get("dob", "")),
+            statement_from=claim.statement[0] if claim.statement else None,
+            statement_to=claim.statement[1] if claim.statement else None,
+            original_claim_number=claim.original_claim_number,
+            other_payers=tuple(
+                OtherPayerPaid(
+                    payer_id=other.get("payer_id", ""), paid=parse_amount(other.get("paid", ""))
+                )
+                for other in claim.other_payers
+            ),
             origin=InterchangeReference(
                 sender_id=self.interchange.sender_id,
                 receiver_id=self.interchange.receiver_id,
@@ -703,7 +798,23 @@ class _Reader:
         )
 
 
-def _build_line(line: _Line) -> ServiceLine:
+def _build_line(line: _Line, statement: tuple[date, date] | None) -> ServiceLine:
+    if line.sv2 is not None:
+        sv2 = line.sv2
+        parts = _split_any(sv2.el(2), sv2.delimiters.component) if sv2.el(2) else ["", ""]
+        return ServiceLine(
+            number=line.number,
+            qualifier=parts[0],
+            procedure_code=parts[1] if len(parts) > 1 else "",
+            modifiers=tuple(m for m in parts[2:6] if m),
+            charge=parse_amount(sv2.el(3)) or Decimal("0.00"),
+            units=parse_amount(sv2.el(5)) or Decimal("1.00"),
+            service_date=line.service_date or (statement[0] if statement else None),
+            service_end_date=line.service_end_date
+            or (statement[1] if statement and not line.service_date else None),
+            line_control_number=line.line_control_number,
+            revenue_code=sv2.el(1),
+        )
     sv1 = line.sv1
     assert sv1 is not None
     parts = _split_any(sv1.el(1), sv1.delimiters.component)

@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from claimflow_shared.x12 import Delimiters, Envelope, render, wrap_interchange
 from payer_simulator.adjudication import Adjudication, Adjustment
+from payer_simulator.edi import Delimiters, Envelope, render, wrap_interchange
 from payer_simulator.reader837 import (
     Interchange837,
     ProblemScope,
@@ -227,13 +227,16 @@ def _claim_payment(a: Adjudication) -> list[list[str]]:
         segments.append(["DTM", "233", _d8(dates[-1])])
     for line in a.lines:
         service = line.line
-        procedure = _COMPONENT.join(
-            x12_text(part, 48)
-            for part in (service.qualifier or "HC", service.procedure_code, *service.modifiers)
-        )
+        if service.procedure_code:
+            parts = (service.qualifier or "HC", service.procedure_code, *service.modifiers)
+        else:
+            # An institutional line billed by revenue code alone is reported under NU.
+            parts = ("NU", service.revenue_code)
+        procedure = _COMPONENT.join(x12_text(part, 48) for part in parts)
         svc = ["SVC", procedure, x12_amount(service.charge), x12_amount(line.paid)]
-        if service.units != 1:
-            svc += ["", x12_amount(service.units)]
+        revenue = service.revenue_code if service.procedure_code else ""
+        if service.units != 1 or revenue:
+            svc += [x12_text(revenue, 4), x12_amount(service.units)]
         segments.append(svc)
         if service.service_end_date:
             segments.append(["DTM", "150", _d8(service.service_date or service.service_end_date)])

@@ -13,8 +13,8 @@ import pytest
 import pyx12.params
 import pyx12.x12n_document
 
-from claimflow_claims.domain import Claim, FeeSchedule, Subscriber, build_claim
-from claimflow_claims.domain.x837p import Receiver, Submitter
+from claimflow_claims.adapters.x12.claim837 import Receiver, Submitter
+from claimflow_claims.domain import Claim, FeeSchedule, ServiceLine, Subscriber, build_claim
 from claimflow_shared.codes import ProcedureCodeSystem, npi_check_digit
 from claimflow_shared.events.models import (
     Address,
@@ -89,10 +89,10 @@ class Make:
         modifiers: Sequence[str] = (),
         pointers: Sequence[int] = (1,),
         service_date: date = SERVICE_DATE,
-    ) -> ClaimLine:
+    ) -> ServiceLine:
         """A priced line that bypasses the fee schedule (for codes it does not price)."""
         system = ProcedureCodeSystem.CPT if code[0].isdigit() else ProcedureCodeSystem.HCPCS
-        return ClaimLine(
+        return ServiceLine(
             line_number=number,
             code_system=system,
             code=code,

@@ -1,7 +1,6 @@
 """How the clearinghouse's answer to an interchange moves each claim."""
 
-from claimflow_claims.domain.acknowledgment import acknowledge_claims
-from claimflow_claims.domain.acks import (
+from claimflow_claims.domain.acknowledgment import (
     Ack999,
     AckStatus,
     ClaimOutcome,
@@ -9,6 +8,7 @@ from claimflow_claims.domain.acks import (
     GroupAck,
     StatusCode,
     TransactionSetAck,
+    acknowledge_claims,
 )
 from claimflow_claims.domain.states import ClaimEvent
 

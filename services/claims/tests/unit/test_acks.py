@@ -3,7 +3,9 @@ from decimal import Decimal
 
 import pytest
 
-from claimflow_claims.domain import AckStatus, ClaimOutcome, read_277ca, read_999
+from claimflow_claims.adapters.x12.reader_277ca import read_277ca
+from claimflow_claims.adapters.x12.reader_999 import read_999
+from claimflow_claims.domain import AckStatus, ClaimOutcome
 from claimflow_shared.x12 import X12Error
 
 ISA = "ISA*00*          *00*          *ZZ*CLEARHOUSE     *ZZ*CLAIMFLOW      *250313*1000*^*00501*000000077*0*T*:~"  # noqa: E501

@@ -1,9 +1,11 @@
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from claimflow_claims.domain import FeeSchedule, RuleTableError, UnpricedProcedure
+from claimflow_claims.domain.fee_schedule import FeeScheduleBook, parse_fee_schedule_csv
 from claimflow_shared.codes import ProcedureCodeSystem
 
 CPT, HCPCS = ProcedureCodeSystem.CPT, ProcedureCodeSystem.HCPCS
@@ -84,10 +86,92 @@ def test_duplicate_rows_are_refused(tmp_path):
 
 def test_malformed_code_is_refused_with_its_row(tmp_path):
     path = write_schedule(tmp_path, "CPT,99213,,90.00\nCPT,9921,,95.00\n")
-    with pytest.raises(RuleTableError, match="row 3"):
+    with pytest.raises(RuleTableError, match="line 3, column code"):
         FeeSchedule.load(path)
 
 
 def test_comment_lines_are_ignored(tmp_path):
     path = write_schedule(tmp_path, "# sample\nCPT,99213,,90.00\n")
     assert FeeSchedule.load(path).unit_price(code_system=CPT, code="99213") == Decimal("90.00")
+
+
+# --- per tenant and payer, effective dates, CSV import --------------------------------------
+
+
+HEADER = "code_system,code,modifier,unit_price,effective_date,end_date\n"
+
+
+def schedule_from(text: str) -> FeeSchedule:
+    parsed = parse_fee_schedule_csv(HEADER + text)
+    assert parsed.ok, parsed.problems
+    return FeeSchedule.from_rows(parsed.rows)
+
+
+def test_price_follows_the_effective_dates():
+    fees = schedule_from("CPT,99213,,90.00,2024-01-01,2024-12-31\nCPT,99213,,95.00,2025-01-01,\n")
+    assert fees.unit_price(code_system=CPT, code="99213", on=date(2024, 6, 1)) == Decimal("90")
+    assert fees.unit_price(code_system=CPT, code="99213", on=date(2025, 6, 1)) == Decimal("95")
+    with pytest.raises(UnpricedProcedure):
+        fees.unit_price(code_system=CPT, code="99213", on=date(2023, 6, 1))
+
+
+def test_payer_schedule_falls_back_to_the_tenants_then_the_default(schedule):
+    book = FeeScheduleBook(default=schedule)
+    book = book.with_schedule(
+        tenant_id="acme", payer_id=None, schedule=schedule_from("CPT,99214,,150.00,,\n")
+    )
+    book = book.with_schedule(
+        tenant_id="acme", payer_id="60054", schedule=schedule_from("CPT,99213,,120.00,,\n")
+    )
+
+    def price(tenant, payer, code):
+        return book.price(tenant_id=tenant, payer_id=payer, code_system=CPT, code=code)
+
+    assert price("acme", "60054", "99213") == Decimal("120.00")
+    assert price("acme", "60054", "99214") == Decimal("150.00")
+    assert price("acme", "60054", "99215") == schedule.unit_price(code_system=CPT, code="99215")
+    assert price("acme", "OTHER", "99213") == schedule.unit_price(code_system=CPT, code="99213")
+    assert price("other-tenant", "60054", "99214") == schedule.unit_price(
+        code_system=CPT, code="99214"
+    )
+
+
+def test_import_reports_every_bad_cell_with_its_line_and_column():
+    parsed = parse_fee_schedule_csv(
+        HEADER
+        + "CPT,99213,,90.00,,\n"
+        + "CPT,9921,,95.00,,\n"
+        + "XYZ,99213,,1.00,,\n"
+        + "HCPCS,J1100,ABC,-2,2025-13-01,\n"
+        + "CPT,99214,,80.00,2025-02-01,2025-01-01\n"
+        + "CPT,99215\n"
+    )
+    found = {(p.line, p.column) for p in parsed.problems}
+    assert found == {
+        (3, "code"),
+        (4, "code_system"),
+        (5, "modifier"),
+        (5, "unit_price"),
+        (5, "effective_date"),
+        (6, "end_date"),
+        (7, "*"),
+    }
+    assert [row.key for row in parsed.rows] == [("CPT", "99213", "")]
+
+
+def test_import_refuses_overlapping_prices_for_one_code():
+    parsed = parse_fee_schedule_csv(
+        HEADER + "CPT,99213,,90.00,2024-01-01,\nCPT,99213,,95.00,2025-01-01,\n"
+    )
+    [problem] = parsed.problems
+    assert (problem.line, problem.column) == (3, "effective_date")
+    assert "overlap" in problem.message
+
+
+def test_import_without_required_columns_names_them():
+    parsed = parse_fee_schedule_csv("code,price\n99213,90\n")
+    assert {p.column for p in parsed.problems} >= {"code_system", "modifier", "unit_price"}
+
+
+def test_revenue_codes_are_priced_per_day_for_room_and_board(schedule):
+    assert schedule.revenue_code_price("0120") == Decimal("1850.00")

@@ -1,7 +1,6 @@
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,6 @@ from claimflow_claims.domain import (
     Subscriber,
     is_clean,
     scrub_claim,
-    scrubber,
 )
 from claimflow_claims.domain.scrubber import add_months
 from claimflow_shared.events.models import SubscriberRelationship
@@ -26,7 +24,10 @@ def findings_of(claim, edit, *, today=TODAY, rules=None):
 
 
 def test_well_formed_claim_passes_every_edit(make):
-    claim = make.claim(lines=[make.line("99213", modifiers=["25"]), make.line("20610")])
+    claim = make.claim(
+        lines=[make.line("99213", modifiers=["25"], pointers=[1, 2]), make.line("20610")],
+        diagnoses=("M1711", "J069"),
+    )
     assert scrub_claim(claim, today=TODAY) == []
 
 
@@ -248,14 +249,14 @@ def test_deleted_pair_applies_only_to_services_before_its_deletion(make):
 
 
 def test_ncci_table_with_an_unknown_modifier_indicator_is_refused(tmp_path):
-    data = Path(scrubber.DATA_DIR)
-    for name in ("mue_sample.csv", "ncci_bypass_modifiers.csv"):
-        (tmp_path / name).write_text((data / name).read_text())
-    (tmp_path / "ncci_ptp_sample.csv").write_text(
-        "column1,column2,modifier_indicator,effective_date,deletion_date\n20610,99213,2,2014-01-01,\n"
+    ptp = tmp_path / "ptp.txt"
+    ptp.write_text(
+        "Column 1\tColumn 2\t*=in existence prior to 1996\tEffective Date\t"
+        "Deletion Date *=no data\tModifier 0=not allowed 1=allowed 9=not applicable\t"
+        "PTP Edit Rationale\n20610\t99213\t\t20140101\t*\t2\tStandards\n"
     )
     with pytest.raises(RuleTableError, match="modifier indicator"):
-        ScrubRules.load(tmp_path)
+        ScrubRules.load(ncci_ptp_file=ptp)
 
 
 # --- timely filing and dates -----------------------------------------------------------------
@@ -352,11 +353,14 @@ def test_one_error_makes_the_claim_unclean(make):
 
 
 def test_every_finding_says_which_edit_and_field_it_comes_from(make):
-    claim = make.claim(lines=[make.line("20610"), make.line("99213", pointers=[9], units=2)])
+    claim = make.claim(
+        lines=[make.line("20610"), make.line("99213", pointers=[9], units=2)],
+        diagnoses=("M1711", "J069"),
+    )
     findings = scrub_claim(claim, today=TODAY)
     assert {f.edit for f in findings} == {
         ScrubEdit.NCCI_PTP,
         ScrubEdit.DIAGNOSIS_POINTER,
         ScrubEdit.MUE,
     }
-    assert all(f.field and f.message for f in findings)
+    assert all(f.field and f.message and f.hint for f in findings)

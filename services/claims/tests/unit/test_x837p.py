@@ -3,13 +3,9 @@ from datetime import date
 
 import pytest
 
-from claimflow_claims.domain import (
-    AckStatus,
-    Subscriber,
-    UnwritableClaim,
-    read_999,
-    write_837p,
-)
+from claimflow_claims.adapters.x12.reader_999 import read_999
+from claimflow_claims.adapters.x12.writer_837p import UnwritableClaim, write_837p
+from claimflow_claims.domain import AckStatus, Subscriber
 from claimflow_shared.events.models import SubscriberRelationship
 from claimflow_shared.x12 import read_segments
 

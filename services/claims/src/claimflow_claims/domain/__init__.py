@@ -1,19 +1,33 @@
-"""The claims service's pure domain: pricing, the claim, scrubbing, states, 837P and acks.
+"""The claims service's pure domain: pricing, the claim, scrubbing, states and what the
+acknowledgments mean. X12 reading and writing is in `claimflow_claims.adapters.x12`.
 
 No broker, no database, no HTTP: everything here is a function of its arguments.
 """
 
-from claimflow_claims.domain.acks import (
+from claimflow_claims.domain.acknowledgment import (
     Ack999,
     AckStatus,
+    ClaimAcknowledgment,
     ClaimOutcome,
     ClaimStatus,
     TransactionSetAck,
-    read_277ca,
-    read_999,
+    acknowledge_claims,
 )
 from claimflow_claims.domain.fee_schedule import FeeSchedule, UnpricedProcedure
-from claimflow_claims.domain.model import Claim, Subscriber, build_claim
+from claimflow_claims.domain.institutional import (
+    AttendingProvider,
+    InstitutionalDetails,
+    choose_claim_type,
+)
+from claimflow_claims.domain.model import (
+    Claim,
+    OtherPayer,
+    PriorAdjustment,
+    PriorLinePayment,
+    ServiceLine,
+    Subscriber,
+    build_claim,
+)
 from claimflow_claims.domain.scrubber import (
     ScrubEdit,
     ScrubFinding,
@@ -29,34 +43,36 @@ from claimflow_claims.domain.states import (
     advance,
 )
 from claimflow_claims.domain.tables import RuleTableError
-from claimflow_claims.domain.x837p import Receiver, Submitter, UnwritableClaim, write_837p
 
 __all__ = [
     "Ack999",
     "AckStatus",
+    "AttendingProvider",
     "Claim",
+    "ClaimAcknowledgment",
     "ClaimEvent",
     "ClaimOutcome",
     "ClaimState",
     "ClaimStatus",
     "FeeSchedule",
+    "InstitutionalDetails",
     "InvalidClaimTransition",
-    "Receiver",
+    "OtherPayer",
+    "PriorAdjustment",
+    "PriorLinePayment",
     "RuleTableError",
     "ScrubEdit",
     "ScrubFinding",
     "ScrubRules",
+    "ServiceLine",
     "Severity",
-    "Submitter",
     "Subscriber",
     "TransactionSetAck",
     "UnpricedProcedure",
-    "UnwritableClaim",
+    "acknowledge_claims",
     "advance",
     "build_claim",
+    "choose_claim_type",
     "is_clean",
-    "read_277ca",
-    "read_999",
     "scrub_claim",
-    "write_837p",
 ]
