@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-from claimflow_remittance.domain.era import Adjustment
+from claimflow_remittance.domain.era_model import Adjustment
 
 DATA = Path(__file__).resolve().parent / "data"
 
