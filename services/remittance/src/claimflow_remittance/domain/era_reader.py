@@ -400,7 +400,7 @@ def _amount(
     if value is None:
         tx.problem("invalid-amount", segment, f"{name} {raw[:20]!r} is not an amount; read as 0.00")
         return ZERO
-    if sum(ch.isdigit() for ch in raw) > AMOUNT_DIGITS:
+    if len(raw) > AMOUNT_DIGITS and _digits(raw) > AMOUNT_DIGITS:
         message = f"{name} has more than {AMOUNT_DIGITS} digits; read as 0.00"
         tx.problem("invalid-amount", segment, message)
         return ZERO
@@ -416,10 +416,14 @@ def _quantity(tx: _TransactionDraft, segment: Segment, index: int, name: str) ->
     if not raw:
         return None
     value = parse_decimal(raw)
-    if value is None or sum(ch.isdigit() for ch in raw) > AMOUNT_DIGITS:
+    if value is None or (len(raw) > AMOUNT_DIGITS and _digits(raw) > AMOUNT_DIGITS):
         tx.problem("invalid-number", segment, f"{name} {raw[:20]!r} is not a number; ignored")
         return None
     return value
+
+
+def _digits(raw: str) -> int:
+    return sum(ch.isdigit() for ch in raw)
 
 
 def _units(tx: _TransactionDraft, segment: Segment) -> Decimal:
@@ -600,7 +604,7 @@ def _on_cas(tx: _TransactionDraft, s: Segment) -> None:
     if group not in KNOWN_GROUPS:
         tx.problem("unknown-code", s, f"CAS01 group {group[:4]!r} is not one of CO, CR, OA, PI, PR")
     # Up to six reason/amount/quantity triplets: CAS02-04, CAS05-07, ... CAS17-19.
-    for start in range(2, 20, 3):
+    for start in range(2, min(len(s.elements), 20), 3):
         reason = s.el(start).strip()
         if not reason:
             if s.el(start + 1).strip():
