@@ -271,3 +271,38 @@ def test_report_table_and_chart_show_the_figures(batch):
     assert [line.split()[0] for line in lines] == ["0-30", "31-60", "61-90", "91-120", "120+"]
     largest = max(kpis.ar_aging, key=kpis.ar_aging.get)
     assert "#" * 40 in next(line for line in lines if line.startswith(largest))
+
+
+def test_spine_events_become_kpi_facts(era):
+    from types import SimpleNamespace
+
+    from claimflow_remittance.domain.era import read_835
+    from claimflow_remittance.domain.events import remittance_received_payload
+    from claimflow_remittance.domain.kpis import kpi_fact
+    from claimflow_remittance.domain.posting import post_claim_payment
+
+    remittance = read_835(
+        era("CLP*C1*1*100*50**12*PCN1", "SVC*HC:99213*100*50", "CAS*CO*45*20*1*50*30",
+            total="50.00")
+    )  # fmt: skip
+    clp = remittance.claims[0]
+    received = remittance_received_payload(remittance, clp, post_claim_payment(clp), file_id="f1")
+    submitted = SimpleNamespace(
+        claim_id="C1", frequency_code="1", payer=SimpleNamespace(payer_id="P1"),
+        total_charge=D("100.00"),
+    )  # fmt: skip
+    day = date(2024, 2, 1)
+
+    fact = kpi_fact("remittance.received", tenant_id="t1", occurred_on=day, payload=received)
+    first = kpi_fact("claim.submitted", tenant_id="t1", occurred_on=day, payload=submitted)
+    void = SimpleNamespace(**{**vars(submitted), "frequency_code": "8"})
+
+    assert (fact.kind, fact.paid, fact.contractual, fact.denied) == (
+        "remitted", D("50.00"), D("20.00"), D("30.00"),
+    )  # fmt: skip
+    assert (fact.status, fact.category, fact.payer_id) == (
+        "partially-paid", "medical-necessity", "ACME1",
+    )  # fmt: skip
+    assert (first.kind, first.amount, first.payer_id) == ("submitted", D("100.00"), "P1")
+    assert kpi_fact("claim.submitted", tenant_id="t1", occurred_on=day, payload=void) is None
+    assert kpi_fact("encounter.coded", tenant_id="t1", occurred_on=day, payload=void) is None

@@ -306,3 +306,50 @@ def _rate(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | Non
     if not denominator:
         return None
     return (Decimal(numerator) / Decimal(denominator)).quantize(RATE, ROUND_HALF_UP)
+
+
+def kpi_fact(
+    event_type: str, *, tenant_id: str, occurred_on: date, payload, payer_id: str | None = None
+) -> ClaimFact | None:
+    """The KPI fact a spine event stands for, or None when it stands for none.
+
+    `claim.submitted` (frequency 1 original, 7 replacement; 8 voids count for nothing),
+    `claim.rejected` and `remittance.received`; `payer_id` defaults to the claim's payer.
+    Patient payments, write-offs, appeals and statements are the remittance service's own
+    records and become `ClaimFact`s directly.
+    """
+    claim_id = payload.claim_id
+    if event_type == "claim.submitted":
+        kind = {"1": "submitted", "7": "resubmitted"}.get(payload.frequency_code)
+        if kind is None:
+            return None
+        return ClaimFact(
+            kind,  # type: ignore[arg-type]
+            tenant_id,
+            claim_id,
+            occurred_on,
+            payer_id=payer_id or payload.payer.payer_id,
+            amount=payload.total_charge,
+        )
+    if event_type == "claim.rejected":
+        return ClaimFact("rejected", tenant_id, claim_id, occurred_on, payer_id=payer_id)
+    if event_type == "remittance.received":
+        adjustments = [
+            Adjustment(str(a.group), a.carc, a.amount, None)
+            for a in [
+                *payload.claim_adjustments,
+                *(x for ln in payload.lines for x in ln.adjustments),
+            ]
+        ]
+        rarcs = [*payload.rarcs, *(r for line in payload.lines for r in line.rarcs)]
+        return remitted_fact(
+            tenant_id=tenant_id,
+            claim_id=claim_id,
+            on=occurred_on,
+            payer_id=payer_id or payload.payment.payer_id,
+            status=payload.status,
+            paid=payload.paid,
+            adjustments=adjustments,
+            rarcs=rarcs,
+        )
+    return None
