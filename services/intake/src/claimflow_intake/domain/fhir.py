@@ -336,13 +336,30 @@ class _Bundle:
                     seen.add(id(target))
                 self._linked[id(target)][entry.type].append((entry, item_index))
         for entry in self.entries:
-            if entry.type in READ_RESOURCES:
+            if entry.model is not None or entry.type == "Encounter":
                 continue
-            encounter_ref = entry.raw.get("encounter") or entry.raw.get("context")
-            if isinstance(encounter_ref, dict) and isinstance(encounter_ref.get("reference"), str):
-                target = self._by_url.get(encounter_ref["reference"])
+            # Unread resources are counted (to say what a non-billable encounter had); invalid
+            # read ones are kept apart, so the encounter they document is rejected, not
+            # silently billed without them.
+            kind = entry.type if entry.type not in READ_RESOURCES else "invalid"
+            for ref in _raw_encounter_refs(entry.raw):
+                target = self._by_url.get(ref)
                 if target is not None and target.type == "Encounter":
-                    self._linked[id(target)][entry.type].append((entry, None))
+                    self._linked[id(target)][kind].append((entry, None))
+                    break
+
+
+def _raw_encounter_refs(resource: Mapping[str, Any]) -> Iterator[str]:
+    for name in ("encounter", "context"):
+        ref = resource.get(name)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            yield ref["reference"]
+    items = resource.get("item")
+    for item in items if isinstance(items, list) else []:
+        refs = item.get("encounter") if isinstance(item, dict) else None
+        for ref in refs if isinstance(refs, list) else []:
+            if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+                yield ref["reference"]
 
 
 def _validate(entry: _Entry) -> None:
@@ -618,6 +635,9 @@ class _EncounterMapper:
             return self._not_billable(
                 f"encounter status is {status or 'missing'}; only finished encounters are billed"
             )
+        invalid = self.bundle.linked(self.entry, "invalid")
+        if invalid:
+            raise _Rejected(p for entry, _ in invalid for p in entry.problems)
         self.section = "/procedures"
         lines_source = self._lines()
         if not lines_source:
@@ -813,7 +833,7 @@ class _EncounterMapper:
         if postal is None:
             self._fail(
                 f"{at}/postalCode",
-                "postal code is missing, a placeholder (00000) or not a US ZIP code",
+                "postal code is missing, the all-zero placeholder or not a US ZIP code",
                 ProblemKind.MISSING if not a.postalCode else ProblemKind.INVALID,
                 field="/patient/address/postal_code",
             )
@@ -1292,17 +1312,7 @@ class _EncounterMapper:
                     else None,
                 }
             )
-        for invalid_kind in ("Procedure", "Immunization", "ChargeItem"):
-            for entry in self.bundle.entries:
-                if entry.type == invalid_kind and entry.model is None and self._refers_here(entry):
-                    self._fail_all(entry.problems)
         return lines
-
-    def _refers_here(self, entry: _Entry) -> bool:
-        ref = entry.raw.get("encounter") or entry.raw.get("context")
-        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
-            return self.bundle._by_url.get(ref["reference"]) is self.entry
-        return False
 
     def _procedure_line(self, procedure: _Entry, concept: Any, where: str) -> dict[str, Any]:
         m = procedure.model

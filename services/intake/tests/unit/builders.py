@@ -1,0 +1,251 @@
+"""Builders for intake's domain tests: a tenant registry, Synthea bundles, hand-made FHIR."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from claimflow_intake.domain.fhir import read_bundle
+from claimflow_intake.domain.registry import (
+    Payer,
+    PostalAddress,
+    Provider,
+    TenantDefaults,
+    TenantRegistry,
+)
+from claimflow_shared.codes import npi_check_digit
+
+REPO = Path(__file__).resolve().parents[4]
+SYNTHEA = REPO / "tests" / "fixtures" / "synthea"
+TODAY = date(2026, 11, 23)
+
+
+def make_npi(n: int) -> str:
+    first_nine = f"1{n:08d}"
+    return first_nine + str(npi_check_digit(first_nine))
+
+
+BILLING_NPI = make_npi(1)
+RENDERING_NPI = make_npi(2)
+
+
+def tenant_registry(**changes: Any) -> TenantRegistry:
+    """A tenant billing four payers (as Synthea names them) under one billing provider."""
+    fields: dict[str, Any] = {
+        "tenant_id": "acme",
+        "payers": (
+            Payer(
+                "MEDICARE", "Medicare", claim_filing_indicator="MB", member_id_source="patient-id"
+            ),
+            Payer(
+                "MEDICAID",
+                "Medicaid",
+                aliases=("Dual Eligible",),
+                claim_filing_indicator="MC",
+                member_id_source="patient-id",
+            ),
+            Payer("HUMANA", "Humana", member_id_source="patient-id"),
+            Payer(
+                "BCBS",
+                "Blue Cross Blue Shield",
+                aliases=("BCBS", "Blue Cross & Blue Shield"),
+                claim_filing_indicator="BL",
+            ),
+        ),
+        "providers": (
+            Provider(
+                "organization",
+                npi=BILLING_NPI,
+                name="ACME MEDICAL GROUP",
+                tax_id="123456789",
+                address=PostalAddress("1 Main St", "Boston", "MA", "021101234"),
+                local_ids=("urn:acme:org|ACME",),
+            ),
+            Provider(
+                "individual",
+                npi=RENDERING_NPI,
+                first_name="Ada",
+                last_name="Quill",
+                taxonomy="207Q00000X",
+                local_ids=("urn:acme:staff|AQ1",),
+            ),
+        ),
+        "defaults": TenantDefaults(billing_npi=BILLING_NPI),
+    }
+    fields.update(changes)
+    return TenantRegistry(**fields)
+
+
+def synthea_file(name: str) -> bytes:
+    path = next(SYNTHEA.glob(f"{name}*"))
+    return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+
+
+def synthea_patient_files() -> list[Path]:
+    return sorted(p for p in SYNTHEA.glob("*_*.json*"))
+
+
+def read_synthea(path: Path) -> bytes:
+    return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+
+
+@pytest.fixture
+def registry() -> TenantRegistry:
+    return tenant_registry()
+
+
+@pytest.fixture(scope="session")
+def synthea_registry() -> TenantRegistry:
+    """The tenant after posting Synthea's hospital and practitioner bundles."""
+    loaded = tenant_registry()
+    for name in ("hospitalInformation", "practitionerInformation"):
+        result = read_bundle(
+            synthea_file(name), registry=loaded, source_system="synthea", today=TODAY
+        )
+        assert result.ok
+        loaded = loaded.merged(result.directory)
+    return loaded
+
+
+PATIENT: dict[str, Any] = {
+    "resourceType": "Patient",
+    "id": "p1",
+    "identifier": [
+        {
+            "type": {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}
+                ]
+            },
+            "system": "urn:acme:mrn",
+            "value": "MRN0001",
+        }
+    ],
+    "name": [{"use": "official", "family": "Rivera", "given": ["Ava"]}],
+    "gender": "female",
+    "birthDate": "1980-02-29",
+    "address": [
+        {
+            "line": ["12 Elm St", "Apt 3"],
+            "city": "Raleigh",
+            "state": "North Carolina",
+            "postalCode": "27601-1234",
+        }
+    ],
+}
+
+ENCOUNTER: dict[str, Any] = {
+    "resourceType": "Encounter",
+    "id": "enc1",
+    "identifier": [{"use": "official", "system": "urn:acme:visit", "value": "V-1001"}],
+    "status": "finished",
+    "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+    "type": [
+        {
+            "coding": [
+                {
+                    "system": "http://snomed.info/sct",
+                    "code": "185349003",
+                    "display": "Encounter for check up",
+                }
+            ]
+        }
+    ],
+    "subject": {"reference": "urn:uuid:p1"},
+    "participant": [
+        {
+            "type": [{"coding": [{"code": "PPRF"}]}],
+            "individual": {
+                "reference": f"Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|{RENDERING_NPI}"
+            },
+        }
+    ],
+    "period": {"start": "2026-10-01T09:00:00-05:00", "end": "2026-10-01T09:30:00-05:00"},
+    "serviceProvider": {"reference": "Organization?identifier=urn:acme:org|ACME"},
+}
+
+CONDITION: dict[str, Any] = {
+    "resourceType": "Condition",
+    "id": "c1",
+    "code": {
+        "coding": [
+            {
+                "system": "http://hl7.org/fhir/sid/icd-10-cm",
+                "code": "E11.9",
+                "display": "Type 2 diabetes",
+            },
+            {
+                "system": "http://snomed.info/sct",
+                "code": "44054006",
+                "display": "Diabetes mellitus type 2",
+            },
+        ],
+        "text": "Type 2 diabetes",
+    },
+    "subject": {"reference": "urn:uuid:p1"},
+    "encounter": {"reference": "urn:uuid:enc1"},
+}
+
+PROCEDURE: dict[str, Any] = {
+    "resourceType": "Procedure",
+    "id": "pr1",
+    "status": "completed",
+    "code": {
+        "coding": [
+            {"system": "http://www.ama-assn.org/go/cpt", "code": "99213", "display": "Office visit"}
+        ]
+    },
+    "subject": {"reference": "urn:uuid:p1"},
+    "encounter": {"reference": "urn:uuid:enc1"},
+    "performedDateTime": "2026-10-01T09:10:00-05:00",
+}
+
+COVERAGE: dict[str, Any] = {
+    "resourceType": "Coverage",
+    "id": "cov1",
+    "status": "active",
+    "subscriberId": "W123456789",
+    "beneficiary": {"reference": "urn:uuid:p1"},
+    "relationship": {"coding": [{"code": "self"}]},
+    "payor": [{"display": "Blue Cross & Blue Shield"}],
+    "class": [
+        {
+            "type": {"coding": [{"code": "group"}]},
+            "value": "GRP-77",
+        }
+    ],
+    "order": 1,
+}
+
+
+def entry(resource: dict[str, Any]) -> dict[str, Any]:
+    return {"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}
+
+
+def bundle(*resources: dict[str, Any], kind: str = "collection") -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": kind, "entry": [entry(r) for r in resources]}
+
+
+@pytest.fixture
+def ehr_bundle() -> Callable[..., dict[str, Any]]:
+    """A small EHR-shaped bundle (ICD-10-CM, CPT, a Coverage with a member id); keyword
+    arguments replace or drop (None) whole resources by name."""
+
+    def build(**overrides: dict[str, Any] | None) -> dict[str, Any]:
+        parts = {
+            "patient": PATIENT,
+            "encounter": ENCOUNTER,
+            "condition": CONDITION,
+            "procedure": PROCEDURE,
+            "coverage": COVERAGE,
+        }
+        parts.update(overrides)
+        return bundle(*(copy.deepcopy(r) for r in parts.values() if r is not None))
+
+    return build
