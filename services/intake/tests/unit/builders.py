@@ -249,3 +249,82 @@ def ehr_bundle() -> Callable[..., dict[str, Any]]:
         return bundle(*(copy.deepcopy(r) for r in parts.values() if r is not None))
 
     return build
+
+
+# --- HL7 v2 ------------------------------------------------------------------------------------
+
+
+def hl7_segment(name: str, fields: dict[int, str]) -> str:
+    """A segment from {field number: value}; MSH numbering counts MSH-1 as the separator."""
+    top = max(fields) if fields else 0
+    if name == "MSH":
+        values = ["MSH", "^~\\&"] + [fields.get(n, "") for n in range(3, top + 1)]
+        return "|".join(values)
+    return "|".join([name] + [fields.get(n, "") for n in range(1, top + 1)])
+
+
+RENDERING_XCN = f"{RENDERING_NPI}^Quill^Ada^^^^^^NPI^^^^NPI"
+
+
+def hl7_segments(
+    kind: str = "DFT^P03^DFT_P03", **overrides: dict[int, str] | None
+) -> dict[str, dict[int, str]]:
+    return {
+        "MSH": {
+            3: "EPIC",
+            4: "ACMEHOSP",
+            5: "CLAIMFLOW",
+            6: "ACME",
+            7: "20261001120000",
+            9: kind,
+            10: "MSG0001",
+            11: "P",
+            12: "2.5.1",
+        },
+        "EVN": {1: kind.split("^")[1], 2: "20261001120000"},
+        "PID": {
+            1: "1",
+            3: "MRN0001^^^ACME^MR",
+            5: "Rivera^Ava",
+            7: "19800229",
+            8: "F",
+            11: "12 Elm St^Apt 3^Raleigh^NC^27601^USA^H",
+            18: "ACCT77",
+        },
+        "PV1": {
+            1: "1",
+            2: "O",
+            3: "CLINIC^^^ACMEFAC",
+            7: RENDERING_XCN,
+            19: "V-1001",
+            44: "20261001",
+        },
+        "IN1": {
+            1: "1",
+            2: "PPO",
+            3: "BCBS",
+            4: "Blue Cross Blue Shield",
+            8: "GRP-77",
+            17: "SEL",
+            36: "W123456789",
+        },
+        "GT1": {1: "1", 3: "Rivera^Ava"},
+        "DG1": {1: "1", 3: "E11.9^Type 2 diabetes^I10", 6: "F", 15: "1"},
+        "FT1": {
+            1: "1",
+            4: "20261001",
+            6: "CG",
+            7: "99213^Office visit^C4",
+            10: "1",
+            19: "E11.9^^I10",
+            20: RENDERING_XCN,
+            25: "99213^Office visit^C4",
+            26: "25",
+        },
+    } | {k: v for k, v in overrides.items()}  # type: ignore[operator]
+
+
+def hl7_message(segments: dict[str, dict[int, str] | None], *extra: str) -> str:
+    """Segments in the given order (None drops one), then extra raw segments, CR-separated."""
+    lines = [hl7_segment(name, fields) for name, fields in segments.items() if fields is not None]
+    return "\r".join([*lines, *extra]) + "\r"

@@ -82,6 +82,24 @@ ERROR_CODES: Mapping[ProblemKind, tuple[str, str]] = {
 }
 
 
+# Which contract field a problem in a segment (or a segment field) stands for.
+SPOILED_BY_SEGMENT: Mapping[str, str] = {
+    "PID": "/patient",
+    "IN1": "/coverages",
+    "DG1": "/diagnoses",
+    "FT1": "/procedures",
+    "PR1": "/procedures",
+    "PV1": "/encounter_class",
+}
+SPOILED_BY_FIELD: Mapping[str, str] = {
+    "FT1-20": "/providers/rendering",
+    "PV1-7": "/providers/rendering",
+    "MSH-4": "/providers/billing",
+    "PV1-44": "/period_start",
+    "PV1-45": "/period_end",
+}
+
+
 # --- parsing --------------------------------------------------------------------------------
 
 
@@ -424,9 +442,8 @@ def _patient_identifier(message: Message, pid: Segment | None) -> tuple[str, str
             chosen = r
             break
     mrn = message.value(pid, 3, 1, chosen)
-    if not mrn:
-        mrn = message.value(pid, 2, 1)
-        return mrn, message.value(pid, 2, 4), "PID-2"
+    if not mrn and message.value(pid, 2, 1):
+        return message.value(pid, 2, 1), message.value(pid, 2, 4), "PID-2"
     return mrn, message.value(pid, 3, 4, chosen), location(pid, 3)
 
 
@@ -636,14 +653,25 @@ class _ChargeReader:
         encounter, problems = validate_documented(
             body, today=self.today, known_payer_ids=self.registry.payer_ids
         )
-        spoiled = {p.location for p in self.problems}
+        spoiled = {f for p in self.problems for f in self._fields_at(p.location)}
         for problem in problems:
-            position = self.where.locate(problem.location)
-            if position not in spoiled:
-                self.problems.append(Problem(position, problem.reason, problem.kind))
+            if any(problem.location == f or problem.location.startswith(f + "/") for f in spoiled):
+                continue
+            self.problems.append(
+                Problem(self.where.locate(problem.location), problem.reason, problem.kind)
+            )
         if self.problems or encounter is None:
             return Hl7Outcome(AckCode.ERROR, MessageKind.CHARGES, tuple(self.problems))
         return Hl7Outcome(AckCode.ACCEPT, MessageKind.CHARGES, encounter=encounter)
+
+    def _fields_at(self, position: str) -> set[str]:
+        """The contract fields a problem at this source position spoils, so validation does
+        not report the same gap twice (a missing IN1 is one problem, not two)."""
+        exact = {pointer for pointer, at in self.where.positions.items() if at == position}
+        if exact:
+            return exact
+        name, _, number, _ = parse_location(position)
+        return {SPOILED_BY_FIELD.get(f"{name}-{number}") or SPOILED_BY_SEGMENT.get(name, "")}
 
     def _with_registration(self, patient: dict[str, Any]) -> dict[str, Any]:
         stored = self.registration.patient if self.registration else {}
@@ -1071,13 +1099,16 @@ def build_ack(
             hd(4),
             now.strftime("%Y%m%d%H%M%S"),
             "",
-            f"ACK{s.component}{escape(trigger, s)[:3]}{s.component}ACK" if trigger else "ACK",
+            f"ACK{s.component}{escape(trigger, s)[:3]}{s.component}ACK",
             escape(control_id or new_control_id(), s)[:20],
             (hd(11) or "P")[:3],
             version,
         ]
     )
+    # MSA-2 is required; for a message too broken to name its control id there is none to
+    # echo, and the sender matches the answer by connection order anyway.
     original = escape(message.control_id, s)[:20] if message is not None else ""
+    original = original or "UNKNOWN"
     first_reason = escape(str(outcome.problems[0]), s)[:80] if outcome.problems else ""
     segments = [msh, s.field.join(["MSA", outcome.ack_code.value, original, first_reason])]
     old_style = version in ("2.3", "2.3.1", "2.4")

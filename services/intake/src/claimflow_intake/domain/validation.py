@@ -418,6 +418,15 @@ CHECKS: tuple[Callable[[EncounterDocumented, Checks], Iterable[Problem]], ...] =
 )
 
 
+def _without_nones(body: Any) -> Any:
+    """Readers put None where the source had nothing; to the contract that is "missing"."""
+    if isinstance(body, Mapping):
+        return {k: _without_nones(v) for k, v in body.items() if v is not None}
+    if isinstance(body, list):
+        return [_without_nones(v) for v in body]
+    return body
+
+
 def validate_documented(
     body: Mapping[str, Any],
     *,
@@ -428,6 +437,7 @@ def validate_documented(
     """The contract shape, then the domain checks. Returns the encounter only when there is
     no problem at all; problems name the source position through `locate`."""
     where = locate or (lambda p: p)
+    body = _without_nones(body)
     problems = list(text_problems(body, where))
     if problems:
         return None, problems
