@@ -328,3 +328,70 @@ def hl7_message(segments: dict[str, dict[int, str] | None], *extra: str) -> str:
     """Segments in the given order (None drops one), then extra raw segments, CR-separated."""
     lines = [hl7_segment(name, fields) for name, fields in segments.items() if fields is not None]
     return "\r".join([*lines, *extra]) + "\r"
+
+
+# --- bulk files --------------------------------------------------------------------------------
+
+
+def json_encounter(n: int = 1, **changes: Any) -> dict[str, Any]:
+    """The n-th encounter as an NDJSON line / JSON API body, leaning on the registry."""
+    body: dict[str, Any] = {
+        "source": {"system": "ehr-1", "document_id": f"DOC-{n}"},
+        "patient": {
+            "mrn": f"MRN{n:06d}",
+            "first_name": "Ava",
+            "last_name": "Rivera",
+            "birth_date": "1980-02-29",
+            "sex": "F",
+            "address": {
+                "line1": "12 Elm St",
+                "city": "Raleigh",
+                "state": "NC",
+                "postal_code": "27601",
+            },
+        },
+        "coverages": [{"payer": {"name": "Blue Cross & Blue Shield"}, "member_id": f"W{n:08d}"}],
+        "providers": {"rendering": {"local_id": "urn:acme:staff|AQ1"}},
+        "period_start": "2026-10-01",
+        "period_end": "2026-10-01",
+        "diagnoses": [{"sequence": 1, "code": "E11.9"}],
+        "procedures": [
+            {"sequence": 1, "code_system": "CPT", "code": "99213", "service_date": "2026-10-01"}
+        ],
+    }
+    body.update(changes)
+    return body
+
+
+CSV_ROW: dict[str, str] = {
+    "document_id": "DOC-1",
+    "patient_mrn": "MRN000001",
+    "patient_first_name": "Ava",
+    "patient_last_name": "Rivera",
+    "patient_birth_date": "1980-02-29",
+    "patient_sex": "F",
+    "patient_address_line1": "12 Elm St",
+    "patient_city": "Raleigh",
+    "patient_state": "North Carolina",
+    "patient_postal_code": "27601-1234",
+    "payer_name": "BCBS",
+    "member_id": "W00000001",
+    "rendering_npi": RENDERING_NPI,
+    "period_start": "2026-10-01",
+    "diagnoses": "E11.9;SNOMED-CT:38341003",
+    "line_code": "99213",
+    "line_modifiers": "25",
+    "line_diagnosis_pointers": "1;2",
+}
+
+
+def csv_text(rows: list[dict[str, str]], columns: list[str] | None = None) -> str:
+    import csv as _csv
+    import io as _io
+
+    names = columns or sorted({k for row in rows for k in row})
+    buffer = _io.StringIO()
+    writer = _csv.DictWriter(buffer, fieldnames=names, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

@@ -251,19 +251,6 @@ def pointer(*parts: object) -> str:
 # --- the one validation pipeline -----------------------------------------------------------
 
 
-def text_problems(body: Any, locate: Callable[[str], str], path: str = "") -> Iterator[Problem]:
-    """A control character in any text field anywhere in the body."""
-    if isinstance(body, str):
-        if has_control_characters(body):
-            yield Problem(locate(path or "/"), "contains a control character")
-    elif isinstance(body, Mapping):
-        for key, value in body.items():
-            yield from text_problems(value, locate, f"{path}/{key}")
-    elif isinstance(body, list | tuple):
-        for index, value in enumerate(body):
-            yield from text_problems(value, locate, f"{path}/{index}")
-
-
 def _error_pointer(loc: tuple[Any, ...]) -> str:
     parts = [
         str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))
@@ -418,12 +405,22 @@ CHECKS: tuple[Callable[[EncounterDocumented, Checks], Iterable[Problem]], ...] =
 )
 
 
-def _without_nones(body: Any) -> Any:
-    """Readers put None where the source had nothing; to the contract that is "missing"."""
+def _prepared(body: Any, path: str, locate: Callable[[str], str], problems: list[Problem]) -> Any:
+    """One pass over the body: None dropped (readers put None where the source had nothing,
+    which to the contract is "missing"), and a problem for each text with a control
+    character."""
+    if isinstance(body, str):
+        if _CONTROL.search(body) is not None:
+            problems.append(Problem(locate(path or "/"), "contains a control character"))
+        return body
     if isinstance(body, Mapping):
-        return {k: _without_nones(v) for k, v in body.items() if v is not None}
+        return {
+            k: _prepared(v, f"{path}/{k}", locate, problems)
+            for k, v in body.items()
+            if v is not None
+        }
     if isinstance(body, list):
-        return [_without_nones(v) for v in body]
+        return [_prepared(v, f"{path}/{i}", locate, problems) for i, v in enumerate(body)]
     return body
 
 
@@ -437,8 +434,8 @@ def validate_documented(
     """The contract shape, then the domain checks. Returns the encounter only when there is
     no problem at all; problems name the source position through `locate`."""
     where = locate or (lambda p: p)
-    body = _without_nones(body)
-    problems = list(text_problems(body, where))
+    problems: list[Problem] = []
+    body = _prepared(body, "", where, problems)
     if problems:
         return None, problems
     try:
