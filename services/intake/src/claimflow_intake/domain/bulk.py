@@ -259,7 +259,10 @@ class _CsvRows:
             raise BulkFileError(
                 [Problem("row 1", "the file has no header row", ProblemKind.MISSING)]
             )
-        names = [n.strip().lower() for n in next(csv.reader([text]))]
+        try:
+            names = [n.strip().lower() for n in next(csv.reader([text]))]
+        except (csv.Error, StopIteration):
+            raise BulkFileError([Problem("row 1", "the header row is not CSV")]) from None
         unknown = [n for n in names if n not in CSV_COLUMNS]
         problems = [
             Problem(f"row 1, column {n[:40]}", "is not a known column", ProblemKind.UNKNOWN)

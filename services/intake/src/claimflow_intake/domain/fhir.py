@@ -95,6 +95,19 @@ POS_SYSTEMS = frozenset(
         "http://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set",
     }
 )
+ENCOUNTER_STATUSES = frozenset(
+    {
+        "planned",
+        "arrived",
+        "triaged",
+        "in-progress",
+        "onleave",
+        "finished",
+        "cancelled",
+        "entered-in-error",
+        "unknown",
+    }
+)
 # Encounter.participant types that name who rendered the service, best first.
 RENDERING_PARTICIPANTS = ("PPRF", "ATND", "SPRF", "PART", "CON")
 MEMBER_ID_TYPES = frozenset({"MB", "SN", "MA", "MC"})
@@ -132,12 +145,14 @@ class EncounterResult:
 @dataclass(frozen=True)
 class BundleResult:
     """Every Encounter's result in bundle order, the provider directory found in the bundle,
-    and problems with the bundle as a whole (then there are no encounter results)."""
+    problems with the bundle as a whole (then there are no encounter results), and entries
+    that were skipped because they are not resources at all."""
 
     bundle_type: str | None
     encounters: tuple[EncounterResult, ...] = ()
     directory: DirectoryUpdate = field(default_factory=DirectoryUpdate)
     problems: tuple[Problem, ...] = ()
+    skipped_entries: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -186,7 +201,7 @@ def read_bundle(
     bundle_type = body.get("type")
     if body.get("resourceType") != "Bundle":
         return BundleResult(None, problems=(Problem("/resourceType", "is not a Bundle"),))
-    if bundle_type not in BUNDLE_TYPES:
+    if not isinstance(bundle_type, str) or bundle_type not in BUNDLE_TYPES:
         return BundleResult(
             None,
             problems=(
@@ -208,7 +223,7 @@ def read_bundle(
         _encounter_result(entry, bundle, registry, source_system, today)
         for entry in bundle.of_type("Encounter")
     )
-    return BundleResult(bundle_type, results, directory, problems=tuple(bundle.problems))
+    return BundleResult(bundle_type, results, directory, skipped_entries=tuple(bundle.problems))
 
 
 def _parse(document: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -632,8 +647,9 @@ class _EncounterMapper:
     def result(self) -> EncounterResult:
         status = self.encounter.status
         if status != "finished":
+            told = status if status in ENCOUNTER_STATUSES else "missing or not an encounter status"
             return self._not_billable(
-                f"encounter status is {status or 'missing'}; only finished encounters are billed"
+                f"encounter status is {told}; only finished encounters are billed"
             )
         invalid = self.bundle.linked(self.entry, "invalid")
         if invalid:
@@ -886,7 +902,7 @@ class _EncounterMapper:
                 if target is not None and target.type == "Coverage":
                     yield where, target, None
                 else:
-                    yield where, None, item.coverage.display
+                    yield where, None, item.coverage.display if item.coverage else None
             return
         beneficiary = getattr(self, "patient_entry", None)
         candidates = []
@@ -918,7 +934,11 @@ class _EncounterMapper:
             c = coverage.model
             for payor in c.payor or []:
                 organisation = self.bundle.resolve(payor, context=coverage)
-                if organisation is not None and organisation.model is not None:
+                if (
+                    organisation is not None
+                    and organisation.type == "Organization"
+                    and organisation.model is not None
+                ):
                     payer_ids.extend(
                         i.value for i in organisation.model.identifier or [] if i.value
                     )
@@ -1079,6 +1099,8 @@ class _EncounterMapper:
         npi, token = _reference_token(reference)
         tokens = [token] if token else []
         if target is not None:
+            if target.type not in ("Practitioner", "Organization"):
+                raise Unresolved("the reference is not to a Practitioner or Organization")
             if target.model is None:
                 raise Unresolved("the referenced provider resource is not valid FHIR")
             tokens = list(_identifier_tokens(target.raw)) + tokens
@@ -1150,7 +1172,7 @@ class _EncounterMapper:
     def _facility_place(self) -> str | None:
         for item in self.encounter.location or []:
             target = self.bundle.resolve(item.location, context=self.entry)
-            if target is not None and target.model is not None:
+            if target is not None and target.type == "Location" and target.model is not None:
                 place = _place_of_service([*(target.model.type or []), target.model.physicalType])
                 if place:
                     return place
@@ -1330,7 +1352,8 @@ class _EncounterMapper:
                 target = self.bundle.resolve(diagnosis.diagnosisReference, context=claim)
                 if target is not None and target.model is not None and target.type == "Condition":
                     codes = {
-                        x.code for x in (target.model.code.coding if target.model.code else [])
+                        x.code
+                        for x in ((target.model.code.coding if target.model.code else None) or [])
                     }
             elif diagnosis.diagnosisCodeableConcept is not None:
                 codes = {x.code for x in diagnosis.diagnosisCodeableConcept.coding or []}
@@ -1339,6 +1362,8 @@ class _EncounterMapper:
         information = {s.sequence: s for s in c.supportingInfo or []}
         for k, item in sorted(enumerate(c.item or []), key=lambda pair: pair[1].sequence):
             where = f"{claim.pointer}/item/{k}"
+            if item.productOrService is None:
+                continue
             item_codes = {x.code for x in item.productOrService.coding or []}
             linked_only_to_diagnoses = not (
                 item.procedureSequence or item.informationSequence or item.encounter

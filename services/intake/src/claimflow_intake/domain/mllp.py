@@ -20,6 +20,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from claimflow_intake.domain.hl7 import AckCode, Hl7Outcome, build_ack, parse_message
+from claimflow_intake.domain.validation import Problem, ProblemKind
+
 START_BLOCK = 0x0B
 END_BLOCK = 0x1C
 CARRIAGE_RETURN = 0x0D
@@ -159,9 +162,6 @@ Fallback = Callable[[bytes, str], bytes]
 
 def default_fallback(payload: bytes, reason: str) -> bytes:
     """An AR/AE acknowledgment built from what can be read of the message."""
-    from claimflow_intake.domain.hl7 import AckCode, Hl7Outcome, build_ack, parse_message
-    from claimflow_intake.domain.validation import Problem, ProblemKind
-
     parsed = parse_message(payload)
     code = AckCode.REJECT if parsed.message is None else AckCode.ERROR
     outcome = Hl7Outcome(code, problems=(Problem("MSH", reason, ProblemKind.INVALID),))
