@@ -16,6 +16,7 @@ import json
 import os
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,6 +43,7 @@ from services.intake.tests.unit.builders import (
     tenant_registry,
 )
 
+pytestmark = pytest.mark.fuzz
 EXAMPLES = int(os.environ.get("INTAKE_FUZZ_EXAMPLES", "10000"))
 FUZZ = settings(
     max_examples=EXAMPLES,

@@ -16,6 +16,7 @@ from claimflow_intake.domain.hl7 import (
     parse_message,
     read_message,
     registration_key,
+    source_system_of,
     unescape,
 )
 from services.intake.tests.unit.builders import (
@@ -300,3 +301,8 @@ def test_read_message_reports_an_unsupported_message_without_mapping(registry):
         today=TODAY,
     )
     assert outcome.ack_code is AckCode.REJECT and outcome.encounter is None
+
+
+def test_the_source_system_is_the_sending_application_and_facility():
+    message = parse_message(hl7_message(hl7_segments())).message
+    assert source_system_of(message) == "hl7:EPIC/ACMEHOSP"

@@ -309,6 +309,14 @@ def parse_location(text: str) -> tuple[str, int, int | None, int | None]:
     )
 
 
+def source_system_of(message: Message) -> str:
+    """The source system a message's documents belong to: its sending application and
+    facility (MSH-3, MSH-4), so two interfaces never share document ids."""
+    parts = [message.value(message.header, 3), message.value(message.header, 4)]
+    text = "/".join(re.sub(r"[^A-Za-z0-9._-]", "", p) for p in parts)
+    return f"hl7:{text}"[:64]
+
+
 # --- registrations ---------------------------------------------------------------------------
 
 
