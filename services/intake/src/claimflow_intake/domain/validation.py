@@ -409,18 +409,26 @@ def _prepared(body: Any, path: str, locate: Callable[[str], str], problems: list
     """One pass over the body: None dropped (readers put None where the source had nothing,
     which to the contract is "missing"), and a problem for each text with a control
     character."""
-    if isinstance(body, str):
+    kind = type(body)
+    if kind is str:
         if _CONTROL.search(body) is not None:
             problems.append(Problem(locate(path or "/"), "contains a control character"))
         return body
-    if isinstance(body, Mapping):
-        return {
-            k: _prepared(v, f"{path}/{k}", locate, problems)
-            for k, v in body.items()
-            if v is not None
-        }
-    if isinstance(body, list):
+    if kind is dict or (kind is not list and isinstance(body, Mapping)):
+        out = {}
+        for k, v in body.items():
+            if v is None:
+                continue
+            t = type(v)
+            if (t is str and _CONTROL.search(v) is None) or t in (int, float, bool):
+                out[k] = v
+            else:
+                out[k] = _prepared(v, f"{path}/{k}", locate, problems)
+        return out
+    if kind is list or isinstance(body, list):
         return [_prepared(v, f"{path}/{i}", locate, problems) for i, v in enumerate(body)]
+    if isinstance(body, str):
+        return _prepared(str(body), path, locate, problems)
     return body
 
 
