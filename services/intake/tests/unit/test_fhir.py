@@ -397,3 +397,21 @@ def test_a_bundle_of_every_allowed_type_is_read(ehr_bundle, registry):
         document = ehr_bundle()
         document["type"] = kind
         assert _read(document, registry).encounters[0].outcome is Outcome.MAPPED
+
+
+def test_a_practitioner_in_the_same_bundle_resolves_without_the_registry(ehr_bundle):
+    registry = tenant_registry(providers=tenant_registry().providers[:1])
+    practitioner = {
+        "resourceType": "Practitioner",
+        "id": "dr9",
+        "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": make_npi(9)}],
+        "name": [{"family": "Haddad", "given": ["Ivy"]}],
+    }
+    document = ehr_bundle()
+    document["entry"].append({"fullUrl": "urn:uuid:dr9", "resource": practitioner})
+    document["entry"][1]["resource"]["participant"][0]["individual"] = {"reference": "urn:uuid:dr9"}
+    result = _read(document, registry)
+    [outcome] = result.encounters
+    assert outcome.outcome is Outcome.MAPPED
+    assert outcome.encounter.providers.rendering.last_name == "Haddad"
+    assert [p.npi for p in result.directory.providers] == [make_npi(9)]

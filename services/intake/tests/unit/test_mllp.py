@@ -171,3 +171,32 @@ async def test_the_listener_serves_a_real_loopback_connection():
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_an_hl7_charge_over_mllp_is_answered_aa_and_garbage_ar():
+    from datetime import UTC, date, datetime
+
+    from claimflow_intake.domain.hl7 import answer
+    from services.intake.tests.unit.builders import hl7_message, hl7_segments, tenant_registry
+
+    accepted = []
+
+    async def handle(payload: bytes) -> bytes:
+        outcome, ack = answer(
+            payload,
+            registry=tenant_registry(),
+            source_system="hl7:test",
+            today=date(2026, 11, 23),
+            now=datetime.now(UTC),
+        )
+        if outcome.encounter is not None:
+            accepted.append(outcome.encounter)
+        return ack.encode()
+
+    stream = encode_frame(hl7_message(hl7_segments()).encode()) + encode_frame(b"\x00garbage")
+    writer = _Writer()
+    await serve_connection(_reader(stream), writer, handle=handle)
+    first, second = (parse_message(f.payload).message for f in _decode([bytes(writer.data)]))
+    assert first.first("MSA").raw(1) == "AA" and first.first("MSA").raw(2) == "MSG0001"
+    assert second.first("MSA").raw(1) == "AR"
+    assert [e.source.document_id for e in accepted] == ["V-1001"]
