@@ -17,6 +17,7 @@ from claimflow_intake.domain.hl7 import (
     read_message,
     registration_key,
     source_system_of,
+    transient_failure_ack,
     unescape,
 )
 from services.intake.tests.unit.builders import (
@@ -306,3 +307,10 @@ def test_read_message_reports_an_unsupported_message_without_mapping(registry):
 def test_the_source_system_is_the_sending_application_and_facility():
     message = parse_message(hl7_message(hl7_segments())).message
     assert source_system_of(message) == "hl7:EPIC/ACMEHOSP"
+
+
+def test_a_transient_failure_is_answered_ar_so_the_sender_resends():
+    ack = transient_failure_ack(hl7_message(hl7_segments()), now=NOW)
+    parsed = _ack(ack)
+    assert parsed.msa.msa_1.value == "AR" and parsed.msa.msa_2.value == "MSG0001"
+    assert _errors(ack)[0][1] == "207"

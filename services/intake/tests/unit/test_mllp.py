@@ -119,7 +119,8 @@ async def test_every_frame_is_answered_in_order_even_when_the_handler_fails():
     assert len(replies) == 3 and writer.closed
     assert replies[0] == Frame(b"ACK m1") and replies[2] == Frame(b"ACK m3")
     nak = parse_message(replies[1].payload).message
-    assert nak.first("MSA").raw(1) == "AE" and nak.first("MSA").raw(2) == "boom"
+    assert nak.first("MSA").raw(1) == "AR" and nak.first("MSA").raw(2) == "boom"
+    assert nak.first("ERR").raw(3).startswith("207^")
     assert [type(e) for e in errors] == [RuntimeError]
 
 

@@ -79,6 +79,7 @@ ERROR_CODES: Mapping[ProblemKind, tuple[str, str]] = {
     ProblemKind.INVALID: ("102", "Data type error"),
     ProblemKind.UNKNOWN: ("103", "Table value not found"),
     ProblemKind.UNSUPPORTED: ("200", "Unsupported message type"),
+    ProblemKind.INTERNAL: ("207", "Application internal error"),
 }
 
 
@@ -1150,6 +1151,17 @@ def _err(problem: Problem, s: Separators, old_style: bool) -> str:
     return s.field.join(["ERR", "", erl, cwe, "E", "", "", "", reason])
 
 
+def transient_failure_ack(data: bytes | str, *, now: datetime) -> str:
+    """AR for a message intake could not process this time (its database is down, say):
+    nothing was published, so the sender may safely resend it (original-mode AR)."""
+    parsed = parse_message(data)
+    problem = Problem(
+        "MSH", "temporarily unable to process the message; resend it", ProblemKind.INTERNAL
+    )
+    outcome = Hl7Outcome(AckCode.REJECT, problems=(problem,))
+    return build_ack(message=parsed.message, outcome=outcome, now=now)
+
+
 def answer(
     data: bytes | str,
     *,
@@ -1173,11 +1185,9 @@ def answer(
             today=today,
             registration=registration,
         )
-    except Exception:
-        outcome = Hl7Outcome(
-            AckCode.ERROR,
-            problems=(Problem("MSH", "the message could not be processed", ProblemKind.INVALID),),
-        )
+    except Exception:  # the listener answers every message, whatever happens
+        problem = Problem("MSH", "the message could not be processed", ProblemKind.INTERNAL)
+        outcome = Hl7Outcome(AckCode.REJECT, problems=(problem,))
     return outcome, build_ack(message=parsed.message, outcome=outcome, now=now)
 
 

@@ -157,14 +157,15 @@ async def read_frames(
 
 
 Handler = Callable[[bytes], Awaitable[bytes]]
-Fallback = Callable[[bytes, str], bytes]
+Fallback = Callable[[bytes, str, ProblemKind], bytes]
 
 
-def default_fallback(payload: bytes, reason: str) -> bytes:
-    """An AR/AE acknowledgment built from what can be read of the message."""
+def default_fallback(payload: bytes, reason: str, kind: ProblemKind) -> bytes:
+    """A NAK built from what can be read of the message: AE for a message that will never
+    do (too large), AR for one that failed here and may be resent (nothing was published)."""
     parsed = parse_message(payload)
-    code = AckCode.REJECT if parsed.message is None else AckCode.ERROR
-    outcome = Hl7Outcome(code, problems=(Problem("MSH", reason, ProblemKind.INVALID),))
+    code = AckCode.ERROR if kind is ProblemKind.INVALID else AckCode.REJECT
+    outcome = Hl7Outcome(code, problems=(Problem("MSH", reason, kind),))
     ack = build_ack(message=parsed.message, outcome=outcome, now=datetime.now(UTC))
     return ack.encode("utf-8")
 
@@ -185,7 +186,9 @@ async def serve_connection(
     try:
         async for item in read_frames(reader, max_size=max_size, idle_timeout=idle_timeout):
             if isinstance(item, Oversized):
-                reply = fallback(item.head, f"message is larger than {max_size} bytes")
+                reply = fallback(
+                    item.head, f"message is larger than {max_size} bytes", ProblemKind.INVALID
+                )
             else:
                 try:
                     reply = await handle(item.payload)
@@ -194,7 +197,11 @@ async def serve_connection(
                 except Exception as exc:  # one bad message must not end the listener
                     if on_error is not None:
                         on_error(exc)
-                    reply = fallback(item.payload, "the message could not be processed")
+                    reply = fallback(
+                        item.payload,
+                        "the message could not be processed; resend it",
+                        ProblemKind.INTERNAL,
+                    )
             writer.write(encode_frame(reply))
             await writer.drain()
     except (ConnectionError, asyncio.IncompleteReadError):

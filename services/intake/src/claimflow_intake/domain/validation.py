@@ -35,6 +35,7 @@ class ProblemKind(StrEnum):
     INVALID = "invalid"
     UNKNOWN = "unknown"
     UNSUPPORTED = "unsupported"
+    INTERNAL = "internal"
 
 
 @dataclass(frozen=True)
