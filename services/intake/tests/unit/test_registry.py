@@ -165,3 +165,14 @@ def test_master_data_problems_name_the_entry_and_the_field():
 
 def test_the_test_registry_itself_is_clean(registry):
     assert registry.problems() == []
+
+
+def test_a_local_identifier_without_a_system_matches_itself_only(registry):
+    staff = Provider(
+        "individual", npi=make_npi(31), first_name="Lu", last_name="Chen", local_ids=("LC7",)
+    )
+    loaded = registry.merged(DirectoryUpdate(providers=(staff,)))
+    assert loaded.rendering_provider(local="LC7").npi == make_npi(31)
+    assert loaded.rendering_provider(local="|LC7").npi == make_npi(31)
+    with pytest.raises(Unresolved):
+        loaded.rendering_provider(local="urn:other|LC7")

@@ -196,7 +196,7 @@ class TenantRegistry:
             if provider.npi:
                 by_npi[provider.npi] = provider
             for token in provider.local_ids:
-                by_local[token.casefold() if "|" not in token else _token(token)] = provider
+                by_local[_token(token)] = provider
         facilities: dict[str, Facility] = {}
         for facility in self.facilities:
             for token in facility.local_ids:
@@ -343,8 +343,9 @@ class TenantRegistry:
 
 
 def _token(token: str) -> str:
-    system, _, value = token.partition("|")
-    return local_id(system, value)
+    """A token in its compared form; one without a system (`ABC`) is `|ABC`."""
+    system, bar, value = token.rpartition("|")
+    return local_id(system if bar else None, value)
 
 
 def _find_provider(providers: list[Provider], incoming: Provider) -> int | None:
