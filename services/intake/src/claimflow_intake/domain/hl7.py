@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -1189,8 +1189,3 @@ def answer(
         problem = Problem("MSH", "the message could not be processed", ProblemKind.INTERNAL)
         outcome = Hl7Outcome(AckCode.REJECT, problems=(problem,))
     return outcome, build_ack(message=parsed.message, outcome=outcome, now=now)
-
-
-def iter_problems(outcome: Hl7Outcome) -> Iterator[str]:
-    for problem in outcome.problems:
-        yield str(problem)
