@@ -1,4 +1,5 @@
-"""Intake's unit of work in memory, for command tests in milliseconds."""
+"""Intake's unit of work in memory, for command tests in milliseconds; the domain tests'
+builders live in `builders.py`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ from claimflow_intake.adapters.repository import DocumentKey, EncounterRepositor
 from claimflow_intake.adapters.tables import AcceptedEncounter
 from claimflow_intake.unit_of_work import IntakeUnitOfWork
 from claimflow_shared.runtime.uow import FakeUnitOfWork
+from services.intake.tests.unit.builders import (  # noqa: F401
+    ehr_bundle,
+    registry,
+    synthea_registry,
+)
 
 
 class FakeEncounterRepository(EncounterRepository):
