@@ -1,0 +1,337 @@
+"""Computer-assisted coding of one documented diagnosis: ranked ICD-10-CM candidates with a
+confidence and the evidence, and the decision to code it automatically or ask a coder.
+
+Entry points: `suggest_diagnoses` (free text, a SNOMED CT code with its display, or an
+ICD-10-CM code to verify) and `statement_result` (the JSON object `claimflow code --json`
+prints per statement).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from claimflow_coding.domain.cac.refine import (
+    description,
+    laterality_unstated,
+    refine,
+    seventh_character,
+)
+from claimflow_coding.domain.cac.snomed import SNOMED_SYSTEMS, snomed_mapping
+from claimflow_coding.domain.cac.terms import Query, TermIndex, term_index
+from claimflow_coding.domain.cac.text import Reading, Slot, read_statement, slots_of, stem
+from claimflow_coding.domain.icd10 import check_diagnosis, dotted
+
+DEFAULT_THRESHOLD = 0.80
+MIN_CANDIDATES = 5
+ICD10CM_SYSTEMS = frozenset(
+    {"icd10cm", "icd-10-cm", "http://hl7.org/fhir/sid/icd-10-cm", "2.16.840.1.113883.6.90"}
+)
+
+Setting = Literal["outpatient", "inpatient"]
+
+
+class Decision(StrEnum):
+    AUTO = "auto"
+    QUERY = "query"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a code is proposed: which source matched and its wording."""
+
+    source: str  # tabular | inclusion | index | index-see | neoplasm | drug | snomed-map | given
+    term: str
+
+    def as_text(self) -> str:
+        return f"{self.source}: {self.term}"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    code: str  # with the dot, e.g. E11.65
+    description: str
+    confidence: float
+    evidence: tuple[Evidence, ...]
+    how: str = "cac"  # cac | snomed-map | given
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str | None
+    candidates: tuple[Candidate, ...]
+    decision: Decision
+    reasons: tuple[str, ...]
+    threshold: float
+    uncertain: bool = False
+    symptom_coded: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
+def suggest_diagnoses(
+    *,
+    text: str | None = None,
+    system: str | None = None,
+    code: str | None = None,
+    setting: Setting = "outpatient",
+    threshold: float = DEFAULT_THRESHOLD,
+    patient_age: int | None = None,
+    patient_sex: str | None = None,
+) -> Suggestion:
+    """Rank ICD-10-CM codes for one documented diagnosis and decide auto-code or query.
+
+    `system`/`code` may carry an ICD-10-CM code to verify or a SNOMED CT concept (its display
+    text in `text` is the fallback when the curated map lacks it). Age and sex are accepted for
+    the caller's convenience; the compliance edits (`edits.check_codes`) apply them."""
+    del patient_age, patient_sex
+    normalized_system = (system or "").strip().lower()
+    if code and normalized_system in ICD10CM_SYSTEMS | {""} and _looks_like_icd(code):
+        given = _verify_given(code, text=text, setting=setting, threshold=threshold)
+        if given is not None:
+            return given
+    if code and normalized_system in SNOMED_SYSTEMS:
+        mapped = snomed_mapping(code)
+        if mapped is not None:
+            candidate = Candidate(
+                code=dotted(mapped.icd10cm),
+                description=description(mapped.icd10cm),
+                confidence=0.99,
+                evidence=(Evidence("snomed-map", f"{code} {mapped.display}: {mapped.rationale}"),),
+                how="snomed-map",
+            )
+            rest = _code_text(text or mapped.display, setting, threshold).candidates
+            others = tuple(c for c in rest if c.code != candidate.code)
+            reasons = () if candidate.confidence >= threshold else ("below threshold",)
+            return Suggestion(
+                text=text,
+                candidates=(candidate, *others)[: max(MIN_CANDIDATES, 1 + len(others))],
+                decision=Decision.QUERY if reasons else Decision.AUTO,
+                reasons=reasons,
+                threshold=threshold,
+            )
+    if not (text or "").strip():
+        return Suggestion(
+            text=text,
+            candidates=(),
+            decision=Decision.QUERY,
+            reasons=("no diagnosis text or known code to code from",),
+            threshold=threshold,
+        )
+    return _code_text(text or "", setting, threshold)
+
+
+def statement_result(text: str, *, threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
+    """The object `claimflow code --json` prints for one statement: candidates best first
+    (at least five where there are five), codes with the dot."""
+    suggestion = suggest_diagnoses(text=text, threshold=threshold)
+    return {
+        "text": text,
+        "candidates": [
+            {
+                "code": c.code,
+                "description": c.description,
+                "confidence": round(c.confidence, 4),
+                "evidence": [e.as_text() for e in c.evidence],
+            }
+            for c in suggestion.candidates
+        ],
+        "decision": suggestion.decision.value,
+        "reasons": list(suggestion.reasons),
+    }
+
+
+def _looks_like_icd(code: str) -> bool:
+    bare = code.replace(".", "").strip().upper()
+    return 3 <= len(bare) <= 7 and bare[0].isalpha() and bare[1].isdigit()
+
+
+def _verify_given(code: str, *, text: str | None, setting: Setting, threshold: float):
+    check = check_diagnosis(code)
+    if check.ok:
+        candidate = Candidate(
+            code=dotted(check.code),
+            description=check.description or "",
+            confidence=1.0,
+            evidence=(Evidence("given", dotted(check.code)),),
+            how="given",
+        )
+        return Suggestion(
+            text=text,
+            candidates=(candidate,),
+            decision=Decision.AUTO,
+            reasons=(),
+            threshold=threshold,
+        )
+    if check.valid or text:
+        # A valid but non-billable code (or an unknown one with its wording): search under it.
+        suggestion = _code_text(text or check.description or "", setting, threshold)
+        within = tuple(
+            c for c in suggestion.candidates if c.code.replace(".", "").startswith(check.code)
+        )
+        ordered = within + tuple(c for c in suggestion.candidates if c not in within)
+        return Suggestion(
+            text=text,
+            candidates=ordered,
+            decision=Decision.QUERY,
+            reasons=(f"documented code {code.strip()}: {check.problem}",),
+            threshold=threshold,
+        )
+    return Suggestion(
+        text=text,
+        candidates=(),
+        decision=Decision.QUERY,
+        reasons=(f"documented code: {check.problem}",),
+        threshold=threshold,
+    )
+
+
+@dataclass
+class _Ranked:
+    code: str
+    score: float
+    recall: float
+    precision: float
+    evidence: list[Evidence]
+    query_reasons: list[str]
+
+
+def _code_text(text: str, setting: Setting, threshold: float) -> Suggestion:
+    reading = read_statement(text)
+    reasons: list[str] = []
+    uncertain = False
+    symptom_coded = False
+    if reading.negated:
+        return Suggestion(
+            text=text,
+            candidates=(),
+            decision=Decision.QUERY,
+            reasons=("the statement documents the condition as absent or ruled out",),
+            threshold=threshold,
+        )
+    search_text = reading.certain
+    if reading.uncertain:
+        if setting == "inpatient":
+            # Inpatient: an uncertain diagnosis at discharge is coded as if it existed (II.H).
+            search_text = f"{reading.certain} {reading.uncertain}".strip()
+        elif reading.certain:
+            symptom_coded = True  # outpatient: code the sign or symptom instead (IV.H)
+        else:
+            search_text = reading.uncertain
+            uncertain = True
+            reasons.append(
+                "uncertain diagnosis (rule out / suspected / probable) in an outpatient "
+                "setting, with no sign or symptom documented to code instead"
+            )
+    index = term_index()
+    slots = _slots(search_text, reading)
+    ranked = _rank(slots, reading, index)
+    candidates = _confidences(ranked)
+    if not candidates:
+        reasons.append("no ICD-10-CM term matches the statement")
+    else:
+        best_reasons = ranked[0].query_reasons
+        reasons.extend(best_reasons)
+        if candidates[0].confidence < threshold:
+            reasons.append(
+                f"confidence {candidates[0].confidence:.2f} below the threshold {threshold:.2f}"
+            )
+    return Suggestion(
+        text=text,
+        candidates=tuple(candidates),
+        decision=Decision.QUERY if reasons else Decision.AUTO,
+        reasons=tuple(reasons),
+        threshold=threshold,
+        uncertain=uncertain,
+        symptom_coded=symptom_coded,
+    )
+
+
+def _slots(search_text: str, reading: Reading) -> tuple[Slot, ...]:
+    slots = list(slots_of(search_text, history=reading.history))
+    if reading.laterality & {"left", "right"}:
+        slots.append(Slot(frozenset({stem("unilateral")}), "unilateral", implied=True))
+    index = term_index()
+    corrected = []
+    for slot in slots:
+        if slot.implied or any(index.known(s) for s in slot.stems):
+            corrected.append(slot)
+            continue
+        guess = index.correct(slot.word)
+        corrected.append(Slot(frozenset({guess}), slot.word) if guess else slot)
+    return tuple(corrected)
+
+
+def _rank(slots: tuple[Slot, ...], reading: Reading, index: TermIndex) -> list[_Ranked]:
+    hits = index.search(slots)
+    query = Query.of(slots, index)
+    by_code: dict[str, _Ranked] = {}
+    refined_cache: dict[tuple[str, frozenset[str], frozenset[str]], Any] = {}
+    for hit in hits:
+        required, free = index.tokens_of(hit.term)
+        key = (hit.code, required, free)
+        refined = refined_cache.get(key)
+        if refined is None:
+            refined = refined_cache[key] = refine(hit.code, required, free, query)
+        # The Alphabetic Index is the coder's entry point: on a tie it beats tabular wording.
+        bonus = 0.002 if hit.source.startswith("index") else 0.0
+        score = refined.score + bonus
+        evidence = Evidence(hit.source, hit.text)
+        current = by_code.get(refined.code)
+        if current is None:
+            by_code[refined.code] = _Ranked(
+                refined.code, score, refined.recall, refined.precision, [evidence], []
+            )
+        else:
+            if score > current.score:
+                current.score, current.recall, current.precision = (
+                    score,
+                    refined.recall,
+                    refined.precision,
+                )
+                current.evidence.insert(0, evidence)
+            elif len(current.evidence) < 3:
+                current.evidence.append(evidence)
+    ranked = sorted(by_code.values(), key=lambda r: -r.score)
+    for item in ranked[: MIN_CANDIDATES * 2]:
+        _complete(item, reading)
+    return ranked
+
+
+def _complete(item: _Ranked, reading: Reading) -> None:
+    """Add the 7th character and the reasons a coder must confirm this code."""
+    stem_code = item.code
+    seventh = seventh_character(stem_code, reading)
+    if seventh is not None:
+        item.code = seventh.code
+        if not seventh.documented:
+            item.query_reasons.append(
+                f"episode of care not documented: 7th character {seventh.character} "
+                f"({seventh.meaning}) assumed"
+            )
+    if laterality_unstated(stem_code, reading):
+        item.query_reasons.append("laterality not documented: unspecified side code assigned")
+
+
+def _confidences(ranked: list[_Ranked]) -> list[Candidate]:
+    """Confidence: the match quality of the best term, lowered when the runner-up is close."""
+    out: list[Candidate] = []
+    for position, item in enumerate(ranked[: max(MIN_CANDIDATES, 5)]):
+        following = ranked[position + 1].score if position + 1 < len(ranked) else 0.0
+        margin = max(0.0, item.score - following) if position == 0 else 0.0
+        confidence = min(1.0, item.score) * (0.85 + 0.15 * min(1.0, margin / 0.05))
+        if position > 0:
+            confidence = min(confidence, out[0].confidence if out else confidence)
+        out.append(
+            Candidate(
+                code=dotted(item.code),
+                description=description(item.code),
+                confidence=round(confidence, 4),
+                evidence=tuple(item.evidence[:3]),
+            )
+        )
+    return out
