@@ -73,6 +73,7 @@ def tabular_rows():
                 yield code, "inclusion", term
 
 
+CONNECTORS = frozenset({"with", "without", "in", "due to", "of", "and", "by", "on", "from"})
 # Main-term qualifiers that are the default nature of the condition ("Fracture, traumatic" is
 # what a fracture is unless documented as pathological or stress).
 DEFAULT_QUALIFIERS = frozenset({"traumatic"})
@@ -110,6 +111,9 @@ def index_rows(path: Path):
         key = tuple(t for _, t, _ in stack)
         children[key] = (code, level)
         phrase = ", ".join(t for t, _, _ in stack)
+        if level and re.sub(r"\([^)]*\)", "", term).strip().lower() in CONNECTORS:
+            # "Gout, in (due to)" carries a code in the flattening but names no condition.
+            continue
         if code:
             yield code, "index", phrase
         elif row["See"].strip():

@@ -8,6 +8,7 @@ prints per statement).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -24,6 +25,8 @@ from claimflow_coding.domain.cac.text import Reading, Slot, read_statement, slot
 from claimflow_coding.domain.icd10 import check_diagnosis, dotted
 
 DEFAULT_THRESHOLD = 0.80
+_SEX_WORDS = {"F": ("female",), "M": ("male",)}
+_EPISODE = re.compile(r"\b(initial|subsequent|sequela)\b")
 MIN_CANDIDATES = 5
 ICD10CM_SYSTEMS = frozenset(
     {"icd10cm", "icd-10-cm", "http://hl7.org/fhir/sid/icd-10-cm", "2.16.840.1.113883.6.90"}
@@ -88,7 +91,7 @@ def suggest_diagnoses(
     `system`/`code` may carry an ICD-10-CM code to verify or a SNOMED CT concept (its display
     text in `text` is the fallback when the curated map lacks it). Age and sex are accepted for
     the caller's convenience; the compliance edits (`edits.check_codes`) apply them."""
-    del patient_age, patient_sex
+    del patient_age
     normalized_system = (system or "").strip().lower()
     if code and normalized_system in ICD10CM_SYSTEMS | {""} and _looks_like_icd(code):
         given = _verify_given(code, text=text, setting=setting, threshold=threshold)
@@ -122,7 +125,7 @@ def suggest_diagnoses(
             reasons=("no diagnosis text or known code to code from",),
             threshold=threshold,
         )
-    return _code_text(text or "", setting, threshold)
+    return _code_text(text or "", setting, threshold, patient_sex)
 
 
 def statement_result(text: str, *, threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
@@ -200,7 +203,9 @@ class _Ranked:
     query_reasons: list[str]
 
 
-def _code_text(text: str, setting: Setting, threshold: float) -> Suggestion:
+def _code_text(
+    text: str, setting: Setting, threshold: float, patient_sex: str | None = None
+) -> Suggestion:
     reading = read_statement(text)
     reasons: list[str] = []
     uncertain = False
@@ -228,7 +233,7 @@ def _code_text(text: str, setting: Setting, threshold: float) -> Suggestion:
                 "setting, with no sign or symptom documented to code instead"
             )
     index = term_index()
-    slots = _slots(search_text, reading)
+    slots = _slots(search_text, reading, sex=patient_sex)
     ranked = _rank(slots, reading, index)
     candidates = _confidences(ranked)
     if not candidates:
@@ -251,10 +256,14 @@ def _code_text(text: str, setting: Setting, threshold: float) -> Suggestion:
     )
 
 
-def _slots(search_text: str, reading: Reading) -> tuple[Slot, ...]:
+def _slots(search_text: str, reading: Reading, *, sex: str | None = None) -> tuple[Slot, ...]:
     slots = list(slots_of(search_text, history=reading.history))
     if reading.laterality & {"left", "right"}:
         slots.append(Slot(frozenset({stem("unilateral")}), "unilateral", implied=True))
+    # Sex-specific wording ("female breast") is implied by the patient's sex, or by nothing
+    # when it is unknown; the compliance edits catch a code of the other sex.
+    for word in _SEX_WORDS.get((sex or "").strip().upper()[:1], ("female", "male")):
+        slots.append(Slot(frozenset({stem(word)}), word, implied=True))
     index = term_index()
     corrected = []
     for slot in slots:
@@ -302,6 +311,14 @@ def _rank(slots: tuple[Slot, ...], reading: Reading, index: TermIndex) -> list[_
     return ranked
 
 
+HISTORY_MISMATCH = 0.9
+
+
+def _is_history_code(code: str) -> bool:
+    words = description(code).lower()
+    return "history" in words or "old" in words.split() or code.startswith(("Z8", "Z9"))
+
+
 def _complete(item: _Ranked, reading: Reading) -> None:
     """Add the 7th character and the reasons a coder must confirm this code."""
     stem_code = item.code
@@ -309,8 +326,9 @@ def _complete(item: _Ranked, reading: Reading) -> None:
     if seventh is not None:
         item.code = seventh.code
         if not seventh.documented:
+            what = "episode of care" if _EPISODE.search(seventh.meaning) else "7th character"
             item.query_reasons.append(
-                f"episode of care not documented: 7th character {seventh.character} "
+                f"{what} not documented: 7th character {seventh.character} "
                 f"({seventh.meaning}) assumed"
             )
     if laterality_unstated(stem_code, reading):

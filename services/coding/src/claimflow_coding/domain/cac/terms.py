@@ -18,11 +18,18 @@ from importlib import resources
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from claimflow_coding.domain.cac.text import NEUTRAL, Slot, stem, term_tokens, words
+from claimflow_coding.domain.cac.text import Slot, is_neutral, stem, term_tokens, words
 
 TERMS_FILE = "icd10cm_terms.tsv.gz"
 SOURCES = ("tabular", "inclusion", "index", "index-see", "neoplasm", "drug")
 RECALL_WEIGHT = 0.6
+# A statement word matched only by a nonessential modifier counts half: the modifier does
+# not change the code, so it is weaker evidence than a word the term requires.
+OPTIONAL_CREDIT = 0.5
+# Words whose absence from the statement must weigh heavily against a term that requires
+# them: a side (I.B.13: never assumed) and "other" (only for documented specified types).
+SPECIFIC_WORDS = ("left", "right", "bilateral", "other")
+SPECIFIC_MIN_IDF = 6.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ class TermIndex:
             self.sources.append(source)
             self.texts.append(text)
             required, optional = term_tokens(text)
-            for token, free in [(t, t in NEUTRAL) for t in required] + [
+            for token, free in [(t, is_neutral(t)) for t in required] + [
                 (t, True) for t in optional
             ]:
                 token_id = vocabulary.setdefault(token, len(vocabulary))
@@ -72,6 +79,10 @@ class TermIndex:
         count = len(self.codes)
         df = np.array([len(p) for p in postings], dtype=np.float64)
         self.idf = np.log1p((count - df + 0.5) / (df + 0.5)).astype(np.float32)
+        for word in SPECIFIC_WORDS:
+            token_id = vocabulary.get(stem(word))
+            if token_id is not None:
+                self.idf[token_id] = max(self.idf[token_id], SPECIFIC_MIN_IDF)
         self.postings = [np.array(p, dtype=np.int32) for p in postings]
         self.free = [np.array(f, dtype=bool) for f in free_postings]
         self.term_tokens = np.array(term_tokens_flat, dtype=np.int32)
@@ -108,7 +119,7 @@ class TermIndex:
 
     def slot_weight(self, slot: Slot) -> float:
         known = [self.idf_of(s) for s in slot.stems if s in self.vocabulary]
-        return max(known) if known else self.median_idf
+        return (max(known) if known else self.median_idf) * slot.factor
 
     def search(self, slots: tuple[Slot, ...], *, limit: int = 80) -> list[TermHit]:
         """The best-scoring terms for these slots."""
@@ -133,13 +144,17 @@ class TermIndex:
         matched = np.zeros(len(candidates), dtype=np.float64)
         total = 0.0
         for slot in slots:
+            if slot.implied:
+                continue
             weight = self.slot_weight(slot)
             ids = [self.vocabulary[t] for t in slot.stems if t in self.vocabulary]
-            hit_terms = np.unique(np.concatenate([self.postings[t] for t in ids]))
-            positions = np.searchsorted(candidates, hit_terms)
-            if not slot.implied:
-                matched[positions] += weight
-                total += weight
+            credit = np.zeros(len(candidates), dtype=np.float64)
+            for token_id in ids:
+                positions = np.searchsorted(candidates, self.postings[token_id])
+                value = np.where(self.free[token_id], OPTIONAL_CREDIT, 1.0)
+                np.maximum.at(credit, positions, value)
+            matched += weight * credit
+            total += weight
         if total <= 0:
             return []
         recall = matched / total
@@ -216,11 +231,12 @@ class Query:
             if found:
                 hit |= found
                 if not slot.implied:
-                    matched += weight
+                    strong = any(t in required and not is_neutral(t) for t in found)
+                    matched += weight if strong else weight * OPTIONAL_CREDIT
         idf = self.index.idf_of
-        required_weight = sum(idf(t) for t in required if t not in NEUTRAL)
+        required_weight = sum(idf(t) for t in required if not is_neutral(t))
         covered = sum(idf(t) for t in hit)
-        free_hit = covered - sum(idf(t) for t in hit if t in required and t not in NEUTRAL)
+        free_hit = covered - sum(idf(t) for t in hit if t in required and not is_neutral(t))
         denominator = required_weight + free_hit
         precision = min(1.0, covered / denominator) if denominator > 0 else 1.0
         recall = matched / self.total

@@ -56,27 +56,31 @@ STOPWORDS = frozenset(
 )
 # Words a term may carry without saying anything the statement must have said: a statement
 # that does not say them is still fully described by the term (the default, unspecified code).
-NEUTRAL_WORDS = ("unspecified", "nos", "nec", "mellitus", "site", "part", "classified")
+NEUTRAL_WORDS = (
+    "unspecified",
+    "nos",
+    "nec",
+    "mellitus",
+    "site",
+    "part",
+    "classified",
+    "encounter",
+)
 # Words that say the episode of care (the 7th character), not the condition.
 EPISODE_WORDS = frozenset(
-    [
-        "initial",
-        "subsequent",
-        "sequela",
-        "sequelae",
-        "routine",
-        "delayed",
-        "healing",
-        "nonunion",
-        "malunion",
-        "encounter",
-        "visit",
-        "care",
-        "active",
-        "treatment",
-        "aftercare",
-    ]
+    "initial subsequent sequela sequelae routine delayed healing nonunion malunion".split()
 )
+# Words that open a negated scope ("without complications", "not intractable"); the scope
+# ends at a comma or at "with". Negated words become their own tokens ("no_complic"), so
+# "with hematuria" never matches "without hematuria".
+NEGATORS = frozenset({"without", "not", "no"})
+NEGATED = "no_"
+NEGATED_QUERY_WEIGHT = 0.3
+_SEMANTIC_TAG = re.compile(
+    r"\((?:disorder|finding|situation|morphologic abnormality|procedure|event|"
+    r"observable entity|clinical finding|person|navigational concept)\)"
+)
+_RANGE = re.compile(r"\b(\d)\s+through\s+(?:stage\s+)?(\d)\b")
 LATERALITY_WORDS = frozenset({"left", "right", "bilateral"})
 
 _JOINED_PREFIXES = (
@@ -90,6 +94,7 @@ _ROMAN_VALUE = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5"}
 _ORDINALS = {"1st": "first", "2nd": "second", "3rd": "third", "4th": "fourth"}
 _ORDINAL = re.compile(r"\b(1st|2nd|3rd|4th)\b")
 _TOKEN = re.compile(r"[a-z0-9]+")
+_PIECE = re.compile(r"[a-z0-9]+|[,;()\[\]]")
 _SEGMENT = re.compile(r"[;,]|\s-\s|\.\s")
 
 _STEMMER = Stemmer.Stemmer("english")
@@ -101,6 +106,12 @@ def stem(word: str) -> str:
 
 
 NEUTRAL = frozenset(stem(w) for w in NEUTRAL_WORDS)
+
+
+def is_neutral(token: str) -> bool:
+    """Words a term may carry without the statement saying them: neutral words and negated
+    scopes ("without complications" is what a statement that names none means)."""
+    return token in NEUTRAL or token.startswith(NEGATED)
 
 
 def _data(name: str) -> list[dict[str, str]]:
@@ -146,7 +157,8 @@ def _cues() -> tuple[tuple[re.Pattern[str], str], ...]:
 def rewrite(text: str) -> str:
     """Lower-case text in ICD-10-CM wording: abbreviations and lay terms expanded, hyphens and
     numerals made the way the code set writes them."""
-    text = text.lower().replace("'s ", " ").replace("’s ", " ").replace("'", "")
+    text = text.lower().replace("\u2019", "'").replace("'s ", " ").replace("'", "")
+    text = _SEMANTIC_TAG.sub(" ", text)
     text = _ORDINAL.sub(lambda m: _ORDINALS[m.group(1)], text)
     text = _ROMAN.sub(lambda m: f"{m.group(1)} {_ROMAN_VALUE[m.group(2)]}{m.group(3)}", text)
     # Two passes: an expansion may hold a word the table rewrites again ('ca' -> 'cancer').
@@ -164,22 +176,37 @@ def words(text: str) -> list[str]:
     return [w for w in _TOKEN.findall(text.replace("-", " ")) if w not in STOPWORDS]
 
 
+def marked_words(text: str) -> list[tuple[str, bool, bool]]:
+    """(word, optional, negated) for rewritten text: words inside parentheses are optional
+    (nonessential modifiers), words in a "without"/"not" scope are negated."""
+    out: list[tuple[str, bool, bool]] = []
+    depth = 0
+    negating = False
+    for piece in _PIECE.findall(text.replace("-", " ")):
+        if piece in "([":
+            depth += 1
+        elif piece in ")]":
+            depth = max(0, depth - 1)
+        elif piece in ",;":
+            negating = False
+        elif piece in NEGATORS:
+            negating = True
+        elif piece == "with":
+            negating = False
+        elif piece not in STOPWORDS:
+            out.append((piece, depth > 0, negating))
+    return out
+
+
 @lru_cache(maxsize=262_144)
 def term_tokens(term: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A code-set term as (required stems, optional stems): words in parentheses are
     nonessential modifiers, present or absent without changing the code."""
     required: list[str] = []
     optional: list[str] = []
-    depth = 0
-    for piece in re.split(r"([()\[\]])", rewrite_term(term)):
-        if piece in "([":
-            depth += 1
-            continue
-        if piece in ")]":
-            depth = max(0, depth - 1)
-            continue
-        target = optional if depth else required
-        target.extend(stem(w) for w in words(piece))
+    for word, is_optional, negated in marked_words(rewrite_term(term)):
+        token = f"{NEGATED}{stem(word)}" if negated else stem(word)
+        (optional if is_optional else required).append(token)
     req = tuple(dict.fromkeys(required))
     opt = tuple(w for w in dict.fromkeys(optional) if w not in req)
     return req, opt
@@ -188,7 +215,11 @@ def term_tokens(term: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def rewrite_term(term: str) -> str:
     """Code-set wording goes through the same hyphen and numeral rules as statements, but not
     through the abbreviation table (the code set does not abbreviate)."""
-    text = term.lower().replace("'s ", " ").replace("’s ", " ").replace("'", "")
+    text = term.lower().replace("\u2019", "'").replace("'s ", " ").replace("'", "")
+    # "stage 1 through stage 4" includes stage 3: the numbers in between become optional.
+    text = _RANGE.sub(
+        lambda m: "(" + " ".join(str(n) for n in range(int(m[1]), int(m[2]) + 1)) + ")", text
+    )
     text = _ROMAN.sub(lambda m: f"{m.group(1)} {_ROMAN_VALUE[m.group(2)]}{m.group(3)}", text)
     text = text.replace("in situ", "insitu")
     text = _PREFIX_HYPHEN.sub(r"\1", text)
@@ -205,6 +236,7 @@ class Slot:
     stems: frozenset[str]
     word: str
     implied: bool = False
+    factor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -262,17 +294,22 @@ def read_statement(text: str) -> Reading:
 
 
 def slots_of(text: str, *, history: bool = False) -> tuple[Slot, ...]:
-    """Search slots for rewritten text: episode words left to the 7th character."""
+    """Search slots for rewritten text: episode words left to the 7th character, negated
+    words ("without complications") kept at a low weight, as the default they usually are."""
     synonyms = _synonyms()
     slots: list[Slot] = []
     seen: set[str] = set()
-    for word in words(text):
+    for word, _, negated in marked_words(text):
         if word in EPISODE_WORDS:
             continue
         stemmed = stem(word)
-        if stemmed in seen:
+        token = f"{NEGATED}{stemmed}" if negated else stemmed
+        if token in seen:
             continue
-        seen.add(stemmed)
+        seen.add(token)
+        if negated:
+            slots.append(Slot(frozenset({token}), word, factor=NEGATED_QUERY_WEIGHT))
+            continue
         slots.append(Slot(frozenset({stemmed} | synonyms.get(stemmed, frozenset())), word))
     if history and stem("history") in seen:
         # "history of X" without "family" is the patient's own history (Z85-Z87).
