@@ -8,8 +8,11 @@ prints per statement).
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -21,10 +24,19 @@ from claimflow_coding.domain.cac.refine import (
 )
 from claimflow_coding.domain.cac.snomed import SNOMED_SYSTEMS, snomed_mapping
 from claimflow_coding.domain.cac.terms import Query, TermIndex, term_index
-from claimflow_coding.domain.cac.text import Reading, Slot, read_statement, slots_of, stem
+from claimflow_coding.domain.cac.text import (
+    NEGATED,
+    Reading,
+    Slot,
+    read_statement,
+    rewrite,
+    slots_of,
+    stem,
+)
 from claimflow_coding.domain.icd10 import check_diagnosis, dotted
 
 DEFAULT_THRESHOLD = 0.80
+COMBINATIONS_FILE = "cac_combinations.csv"
 _SEX_WORDS = {"F": ("female",), "M": ("male",)}
 _EPISODE = re.compile(r"\b(initial|subsequent|sequela)\b")
 MIN_CANDIDATES = 5
@@ -286,29 +298,91 @@ def _rank(slots: tuple[Slot, ...], reading: Reading, index: TermIndex) -> list[_
         refined = refined_cache.get(key)
         if refined is None:
             refined = refined_cache[key] = refine(hit.code, required, free, query)
-        # The Alphabetic Index is the coder's entry point: on a tie it beats tabular wording.
+        # The Alphabetic Index is the coder's entry point: on a tie it beats tabular wording;
+        # a term that says more than the statement in negated scopes ("not due to ...") is
+        # less general than the plain entry.
         bonus = 0.002 if hit.source.startswith("index") else 0.0
-        score = refined.score + bonus
+        negated = sum(1 for t in required | free if t.startswith(NEGATED) and t not in query.said)
+        score = refined.score + bonus - min(0.02, 0.004 * negated)
         evidence = Evidence(hit.source, hit.text)
         current = by_code.get(refined.code)
         if current is None:
             by_code[refined.code] = _Ranked(
                 refined.code, score, refined.recall, refined.precision, [evidence], []
             )
-        else:
-            if score > current.score:
-                current.score, current.recall, current.precision = (
-                    score,
-                    refined.recall,
-                    refined.precision,
+        elif score > current.score:
+            current.score, current.recall, current.precision = (
+                score,
+                refined.recall,
+                refined.precision,
+            )
+            current.evidence.insert(0, evidence)
+        elif len(current.evidence) < 3:
+            current.evidence.append(evidence)
+    _apply_combinations(by_code, query)
+    if reading.history:
+        # "History of" a condition that no longer exists is a personal-history code (Z85-Z87
+        # and the like, guideline I.C.21.c.4); the condition's own code needs confirmation.
+        for item in by_code.values():
+            if not _is_history_code(item.code):
+                item.score *= HISTORY_MISMATCH
+                item.query_reasons.append(
+                    "documented as history of: confirm whether the condition is current"
                 )
-                current.evidence.insert(0, evidence)
-            elif len(current.evidence) < 3:
-                current.evidence.append(evidence)
     ranked = sorted(by_code.values(), key=lambda r: -r.score)
     for item in ranked[: MIN_CANDIDATES * 2]:
         _complete(item, reading)
     return ranked
+
+
+def _apply_combinations(by_code: dict[str, _Ranked], query: Query) -> None:
+    """Guideline combination codes (hypertension with heart failure or CKD) go first when
+    the statement documents both conditions."""
+    for rule in _combinations():
+        if not rule.applies(query.said):
+            continue
+        best = max((r.score for r in by_code.values()), default=0.0)
+        evidence = Evidence("guideline", rule.guideline)
+        item = by_code.get(rule.code)
+        if item is None:
+            by_code[rule.code] = _Ranked(rule.code, best + 0.01, 1.0, 1.0, [evidence], [])
+        else:
+            item.score = best + 0.01
+            item.evidence.insert(0, evidence)
+
+
+@dataclass(frozen=True)
+class _Combination:
+    """A combination code the guidelines presume from conditions documented together."""
+
+    all_of: tuple[frozenset[str], ...]
+    none_of: tuple[frozenset[str], ...]
+    code: str
+    guideline: str
+
+    def applies(self, said: frozenset[str]) -> bool:
+        return all(words <= said for words in self.all_of) and not any(
+            words <= said for words in self.none_of
+        )
+
+
+def _phrase_stems(phrase: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in re.findall(r"[a-z0-9]+", rewrite(phrase)))
+
+
+@cache
+def _combinations() -> tuple[_Combination, ...]:
+    text = resources.files("claimflow_coding.domain").joinpath("data", COMBINATIONS_FILE)
+    rows = csv.DictReader(text.read_text("utf-8").splitlines())
+    return tuple(
+        _Combination(
+            all_of=tuple(_phrase_stems(p) for p in row["all_of"].split(";") if p.strip()),
+            none_of=tuple(_phrase_stems(p) for p in row["none_of"].split(";") if p.strip()),
+            code=row["code"].replace(".", "").strip(),
+            guideline=row["guideline"].strip(),
+        )
+        for row in rows
+    )
 
 
 HISTORY_MISMATCH = 0.9

@@ -22,6 +22,7 @@ with warnings.catch_warnings():
     import simple_icd_10_cm as icd
 
 _LATERAL = frozenset({stem("left"), stem("right")})
+_SIDES = frozenset({stem("left"), stem("right"), stem("bilateral")})
 CHILD_WORDING_WEIGHT = 0.25
 
 
@@ -86,8 +87,11 @@ def refine(
     while (children := refinable_children(code)) and depth < 4:
         parent_words = description_tokens(code)
         best: tuple[float, int, str, frozenset[str]] | None = None
+        unsided = [c for c in children if not description_tokens(c) & _SIDES]
         for order, child in enumerate(children):
             extra = description_tokens(child) - parent_words - required
+            if unsided and (extra & _SIDES) - query.said:
+                continue  # a side is never assumed (I.B.13): take the unspecified-side child
             extended = required | extra
             _, _, s = query.similarity(extended, free)
             # A child whose own wording drops what the statement says ("Depression,

@@ -209,12 +209,14 @@ class Query:
     weights: tuple[float, ...]
     total: float
     index: TermIndex
+    said: frozenset[str]
 
     @classmethod
     def of(cls, slots: tuple[Slot, ...], index: TermIndex) -> Query:
         weights = tuple(index.slot_weight(s) for s in slots)
         total = sum(w for s, w in zip(slots, weights, strict=True) if not s.implied)
-        return cls(slots, weights, total, index)
+        said = frozenset(t for s in slots if not s.implied for t in s.stems)
+        return cls(slots, weights, total, index, said)
 
     def similarity(
         self, required: frozenset[str], free: frozenset[str]

@@ -312,6 +312,10 @@ def slots_of(text: str, *, history: bool = False) -> tuple[Slot, ...]:
             continue
         slots.append(Slot(frozenset({stemmed} | synonyms.get(stemmed, frozenset())), word))
     if history and stem("history") in seen:
+        # The cue outweighs the condition's own words: the code is the history code.
+        slots = [
+            Slot(s.stems, s.word, s.implied, 2.0) if s.word == "history" else s for s in slots
+        ]
         # "history of X" without "family" is the patient's own history (Z85-Z87).
         slots.append(Slot(frozenset({stem("personal")}), "personal", implied=True))
     return tuple(slots)
