@@ -11,9 +11,9 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cache
 from importlib import resources
-from enum import StrEnum
 from typing import Any, Literal
 
 from claimflow_coding.domain.cac.refine import (

@@ -146,7 +146,9 @@ def seventh_character(stem_code: str, reading: Reading) -> Seventh | None:
     children = {c.replace(".", "")[-1]: c.replace(".", "") for c in icd.get_children(stem_code)}
     meanings = {
         letter: " ".join(text.lower().split())
-        for letter, text in (icd.get_seven_chr_def(stem_code, search_in_ancestors=True) or {}).items()
+        for letter, text in (
+            icd.get_seven_chr_def(stem_code, search_in_ancestors=True) or {}
+        ).items()
     }
     if any(_EPISODE_MEANING.search(m) for m in meanings.values()):
         letter, documented = _episode_letter(children, meanings, reading)

@@ -68,7 +68,17 @@ NEUTRAL_WORDS = (
 )
 # Words that say the episode of care (the 7th character), not the condition.
 EPISODE_WORDS = frozenset(
-    "initial subsequent sequela sequelae routine delayed healing nonunion malunion".split()
+    [
+        "initial",
+        "subsequent",
+        "sequela",
+        "sequelae",
+        "routine",
+        "delayed",
+        "healing",
+        "nonunion",
+        "malunion",
+    ]
 )
 # Words that open a negated scope ("without complications", "not intractable"); the scope
 # ends at a comma or at "with". Negated words become their own tokens ("no_complic"), so
@@ -313,9 +323,7 @@ def slots_of(text: str, *, history: bool = False) -> tuple[Slot, ...]:
         slots.append(Slot(frozenset({stemmed} | synonyms.get(stemmed, frozenset())), word))
     if history and stem("history") in seen:
         # The cue outweighs the condition's own words: the code is the history code.
-        slots = [
-            Slot(s.stems, s.word, s.implied, 2.0) if s.word == "history" else s for s in slots
-        ]
+        slots = [Slot(s.stems, s.word, s.implied, 2.0) if s.word == "history" else s for s in slots]
         # "history of X" without "family" is the patient's own history (Z85-Z87).
         slots.append(Slot(frozenset({stem("personal")}), "personal", implied=True))
     return tuple(slots)
