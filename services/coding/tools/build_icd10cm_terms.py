@@ -226,6 +226,12 @@ def main() -> int:
                 out.write(f"{code}\t{source}\t{term}\n")
                 count += 1
     print(f"wrote {count} terms to {OUT}", file=sys.stderr)
+    # The prebuilt index is tokenized by the package's own tokenizer, so statements and terms
+    # are always cut the same way (its fingerprint is checked at load).
+    from claimflow_coding.domain.cac.terms import INDEX_FILE, save_index
+
+    save_index(OUT.parent / INDEX_FILE)
+    print(f"wrote {OUT.parent / INDEX_FILE}", file=sys.stderr)
     return 0
 
 

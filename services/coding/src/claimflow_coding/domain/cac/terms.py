@@ -11,6 +11,9 @@ win when the documentation says nothing more.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -21,6 +24,7 @@ from rapidfuzz import fuzz, process
 from claimflow_coding.domain.cac.text import Slot, is_neutral, stem, term_tokens, words
 
 TERMS_FILE = "icd10cm_terms.tsv.gz"
+INDEX_FILE = "icd10cm_index.npz"
 SOURCES = ("tabular", "inclusion", "index", "index-see", "neoplasm", "drug")
 RECALL_WEIGHT = 0.6
 # A statement word matched only by a nonessential modifier counts half: the modifier does
@@ -43,65 +47,122 @@ class TermHit:
     score: float
 
 
+def pack_strings(values: list[str]) -> np.ndarray:
+    """Strings as one NUL-separated UTF-8 byte array (no pickles in package data)."""
+    return np.frombuffer("\0".join(values).encode("utf-8"), dtype=np.uint8)
+
+
+def unpack_strings(packed: np.ndarray) -> list[str]:
+    return packed.tobytes().decode("utf-8").split("\0")
+
+
+def save_index(path) -> None:
+    """Write the prebuilt arrays (the build tool calls this)."""
+    np.savez_compressed(path, **build_arrays(_rows()))
+
+
+def build_arrays(rows: list[tuple[str, str, str]]) -> dict[str, np.ndarray]:
+    """Tokenize every term once: the arrays the index is made of (what the packaged
+    `icd10cm_index.npz` holds, so a process only loads them)."""
+    vocabulary: dict[str, int] = {}
+    code_ids: dict[str, int] = {}
+    term_code: list[int] = []
+    term_source: list[int] = []
+    tokens: list[int] = []
+    free: list[bool] = []
+    offsets = [0]
+    blob: list[bytes] = []
+    text_offsets = [0]
+    surface: dict[str, str] = {}
+    for code, source, text in rows:
+        term_code.append(code_ids.setdefault(code, len(code_ids)))
+        term_source.append(SOURCES.index(source))
+        encoded = text.encode("utf-8")
+        blob.append(encoded)
+        text_offsets.append(text_offsets[-1] + len(encoded))
+        required, optional = term_tokens(text)
+        for token, is_free in [(t, is_neutral(t)) for t in required] + [
+            (t, True) for t in optional
+        ]:
+            tokens.append(vocabulary.setdefault(token, len(vocabulary)))
+            free.append(is_free)
+        offsets.append(len(tokens))
+        for word in words(text.lower()):
+            if word not in surface:
+                surface[word] = stem(word)
+    return {
+        "fingerprint": pack_strings([tokenizer_fingerprint()]),
+        "vocabulary": pack_strings(list(vocabulary)),
+        "codes": pack_strings(list(code_ids)),
+        "term_code": np.array(term_code, dtype=np.int32),
+        "term_source": np.array(term_source, dtype=np.int8),
+        "term_tokens": np.array(tokens, dtype=np.int32),
+        "term_free": np.array(free, dtype=bool),
+        "offsets": np.array(offsets, dtype=np.int64),
+        "texts": np.frombuffer(b"".join(blob), dtype=np.uint8),
+        "text_offsets": np.array(text_offsets, dtype=np.int64),
+        "surface_words": pack_strings(list(surface)),
+        "surface_stems": pack_strings(list(surface.values())),
+    }
+
+
 class TermIndex:
     """Inverted index of stems over terms, with idf weights; built once per process."""
 
-    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
-        self.codes: list[str] = []
-        self.sources: list[str] = []
-        self.texts: list[str] = []
-        vocabulary: dict[str, int] = {}
-        postings: list[list[int]] = []
-        free_postings: list[list[bool]] = []
-        self.surface: dict[str, str] = {}
-        term_tokens_flat: list[int] = []
-        term_free_flat: list[bool] = []
-        offsets = [0]
-        for code, source, text in rows:
-            term_id = len(self.codes)
-            self.codes.append(code)
-            self.sources.append(source)
-            self.texts.append(text)
-            required, optional = term_tokens(text)
-            for token, free in [(t, is_neutral(t)) for t in required] + [
-                (t, True) for t in optional
-            ]:
-                token_id = vocabulary.setdefault(token, len(vocabulary))
-                if token_id == len(postings):
-                    postings.append([])
-                    free_postings.append([])
-                postings[token_id].append(term_id)
-                free_postings[token_id].append(free)
-                term_tokens_flat.append(token_id)
-                term_free_flat.append(free)
-            offsets.append(len(term_tokens_flat))
-        self.vocabulary = vocabulary
-        count = len(self.codes)
-        df = np.array([len(p) for p in postings], dtype=np.float64)
+    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self._names = unpack_strings(arrays["vocabulary"])
+        self.vocabulary = {t: i for i, t in enumerate(self._names)}
+        self._codes = unpack_strings(arrays["codes"])
+        self.term_code = arrays["term_code"]
+        self.term_source = arrays["term_source"]
+        self.term_tokens = arrays["term_tokens"]
+        self.term_free = arrays["term_free"]
+        self.offsets = arrays["offsets"]
+        self._texts = arrays["texts"].tobytes()
+        self._text_offsets = arrays["text_offsets"]
+        self.surface = dict(
+            zip(
+                unpack_strings(arrays["surface_words"]),
+                unpack_strings(arrays["surface_stems"]),
+                strict=True,
+            )
+        )
+        self._surface_words = list(self.surface)
+        count = len(self.term_code)
+        term_of_token = np.repeat(np.arange(count, dtype=np.int32), np.diff(self.offsets))
+        order = np.argsort(self.term_tokens, kind="stable")
+        self._posting_terms = term_of_token[order]
+        self._posting_free = self.term_free[order]
+        df = np.bincount(self.term_tokens, minlength=len(self._names))
+        self._posting_offsets = np.concatenate(([0], np.cumsum(df))).astype(np.int64)
         self.idf = np.log1p((count - df + 0.5) / (df + 0.5)).astype(np.float32)
         for word in SPECIFIC_WORDS:
-            token_id = vocabulary.get(stem(word))
+            token_id = self.vocabulary.get(stem(word))
             if token_id is not None:
                 self.idf[token_id] = max(self.idf[token_id], SPECIFIC_MIN_IDF)
-        self.postings = [np.array(p, dtype=np.int32) for p in postings]
-        self.free = [np.array(f, dtype=bool) for f in free_postings]
-        self.term_tokens = np.array(term_tokens_flat, dtype=np.int32)
-        self.term_free = np.array(term_free_flat, dtype=bool)
-        self.offsets = np.array(offsets, dtype=np.int64)
         weights = self.idf[self.term_tokens] * ~self.term_free
-        self.required_weight = np.add.reduceat(np.append(weights, 0), self.offsets[:-1]).astype(
-            np.float32
-        )
-        self.required_weight[self.offsets[:-1] == self.offsets[1:]] = 0
+        sums = np.concatenate(([0.0], np.cumsum(weights, dtype=np.float64)))
+        self.required_weight = (sums[self.offsets[1:]] - sums[self.offsets[:-1]]).astype(np.float32)
         self.median_idf = float(np.median(self.idf))
-        self._idf = {t: float(self.idf[i]) for t, i in vocabulary.items()}
-        for text in set(self.texts):
-            for word in words(text.lower()):
-                self.surface.setdefault(word, stem(word))
-        self._surface_words = list(self.surface)
+        self._idf = {t: float(self.idf[i]) for t, i in self.vocabulary.items()}
+
+    def postings(self, token_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(term ids, free flags) of one token."""
+        start, end = self._posting_offsets[token_id], self._posting_offsets[token_id + 1]
+        return self._posting_terms[start:end], self._posting_free[start:end]
+
+    def code_of(self, term: int) -> str:
+        return self._codes[self.term_code[term]]
+
+    def source_of(self, term: int) -> str:
+        return SOURCES[self.term_source[term]]
+
+    def text_of(self, term: int) -> str:
+        start, end = self._text_offsets[term], self._text_offsets[term + 1]
+        return self._texts[start:end].decode("utf-8")
 
     def __len__(self) -> int:
-        return len(self.codes)
+        return len(self.term_code)
 
     def known(self, token: str) -> bool:
         return token in self.vocabulary
@@ -129,7 +190,7 @@ class TermIndex:
         token_ids = sorted(
             {self.vocabulary[t] for s in slots for t in s.stems if t in self.vocabulary}
         )
-        lists = [self.postings[t] for t in token_ids]
+        lists = [self.postings(t)[0] for t in token_ids]
         all_terms = np.concatenate(lists)
         candidates, inverse = np.unique(all_terms, return_inverse=True)
         idf_each = np.concatenate(
@@ -138,7 +199,7 @@ class TermIndex:
                 for t, p in zip(token_ids, lists, strict=True)
             ]
         )
-        free_each = np.concatenate([self.free[t] for t in token_ids])
+        free_each = np.concatenate([self.postings(t)[1] for t in token_ids])
         covered = np.bincount(inverse, weights=idf_each, minlength=len(candidates))
         free_matched = np.bincount(inverse, weights=idf_each * free_each, minlength=len(candidates))
         matched = np.zeros(len(candidates), dtype=np.float64)
@@ -150,8 +211,9 @@ class TermIndex:
             ids = [self.vocabulary[t] for t in slot.stems if t in self.vocabulary]
             credit = np.zeros(len(candidates), dtype=np.float64)
             for token_id in ids:
-                positions = np.searchsorted(candidates, self.postings[token_id])
-                value = np.where(self.free[token_id], OPTIONAL_CREDIT, 1.0)
+                terms, frees = self.postings(token_id)
+                positions = np.searchsorted(candidates, terms)
+                value = np.where(frees, OPTIONAL_CREDIT, 1.0)
                 np.maximum.at(credit, positions, value)
             matched += weight * credit
             total += weight
@@ -172,9 +234,9 @@ class TermIndex:
         return [
             TermHit(
                 term=int(candidates[i]),
-                code=self.codes[candidates[i]],
-                source=self.sources[candidates[i]],
-                text=self.texts[candidates[i]],
+                code=self.code_of(int(candidates[i])),
+                source=self.source_of(int(candidates[i])),
+                text=self.text_of(int(candidates[i])),
                 recall=float(recall[i]),
                 precision=float(precision[i]),
                 score=float(score[i]),
@@ -187,18 +249,11 @@ class TermIndex:
         """(required, free) stems of one term."""
         ids = self.term_tokens[self.offsets[term] : self.offsets[term + 1]]
         free = self.term_free[self.offsets[term] : self.offsets[term + 1]]
-        names = self._names()
+        names = self._names
         return (
             frozenset(names[i] for i, f in zip(ids, free, strict=True) if not f),
             frozenset(names[i] for i, f in zip(ids, free, strict=True) if f),
         )
-
-    @cache  # noqa: B019 - one index per process, never freed
-    def _names(self) -> list[str]:
-        names = [""] * len(self.vocabulary)
-        for token, token_id in self.vocabulary.items():
-            names[token_id] = token
-        return names
 
 
 @dataclass(frozen=True)
@@ -251,7 +306,36 @@ def _rows() -> list[tuple[str, str, str]]:
     return [tuple(line.split("\t", 2)) for line in lines]  # type: ignore[misc]
 
 
+def tokenizer_fingerprint() -> str:
+    """Changes whenever the term tokenizer (text.py) changes: a packaged index built with
+    another tokenizer is not used."""
+    source = resources.files("claimflow_coding.domain.cac").joinpath("text.py").read_bytes()
+    terms = resources.files("claimflow_coding.domain").joinpath("data", TERMS_FILE).read_bytes()
+    return hashlib.sha256(source + terms).hexdigest()[:16]
+
+
+def load_packaged_arrays() -> dict[str, np.ndarray] | None:
+    """The prebuilt arrays shipped with the package, if they match this tokenizer."""
+    path = resources.files("claimflow_coding.domain").joinpath("data", INDEX_FILE)
+    if not path.is_file():
+        return None
+    with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    if unpack_strings(arrays["fingerprint"]) != [tokenizer_fingerprint()]:
+        return None
+    return arrays
+
+
 @cache
 def term_index() -> TermIndex:
-    """The packaged index, built on first use and kept for the life of the process."""
-    return TermIndex(_rows())
+    """The index, loaded from the packaged arrays (or built from the term list when they are
+    stale) on first use and kept for the life of the process."""
+    arrays = load_packaged_arrays()
+    if arrays is None:
+        warnings.warn(
+            f"{INDEX_FILE} is missing or stale: building the term index in-process "
+            "(run tools/build_icd10cm_terms.py)",
+            stacklevel=2,
+        )
+        arrays = build_arrays(_rows())
+    return TermIndex(arrays)
