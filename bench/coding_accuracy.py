@@ -226,7 +226,8 @@ def main() -> int:
             "baseline": {k: round(v, 4) for k, v in base.items()},
         }
     print(
-        f"  index build {build_seconds:.2f}s, peak {build_mib:.0f} MiB traced; max RSS {rss_mib:.0f} MiB"
+        f"  index load {build_seconds:.2f}s, peak {build_mib:.0f} MiB traced; "
+        f"max RSS {rss_mib:.0f} MiB"
     )
     print(json.dumps(report, sort_keys=True))
     return 0

@@ -10,6 +10,7 @@ never carry patient data. Severity `error` blocks auto-coding, `warning` is show
 from __future__ import annotations
 
 import csv
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ with warnings.catch_warnings():
     import simple_icd_10_cm as icd
 
 Severity = Literal["error", "warning"]
+_OPTIONAL_NOTE = re.compile(r"\bif (applicable|known|present|desired)\b", re.IGNORECASE)
 Setting = Literal["outpatient", "inpatient"]
 
 
@@ -359,6 +361,8 @@ def _note_spans(code: str, which: str) -> tuple:
         if not icd.is_category_or_subcategory(owner):
             continue
         note = getter(owner)
+        if which == "use_additional" and note and _OPTIONAL_NOTE.search(note):
+            continue  # "if applicable" / "if known": nothing to ask for when absent
         if note:
             spans.extend(_spans_in_note(note.replace("\n", ", ")))
             if spans:
