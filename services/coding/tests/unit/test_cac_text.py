@@ -63,5 +63,5 @@ def test_parenthesized_words_are_optional_and_without_scope_is_negated():
 
 
 def test_stage_ranges_include_the_stages_between():
-    required, optional = term_tokens("with stage 1 through stage 4 chronic kidney disease")
+    _, optional = term_tokens("with stage 1 through stage 4 chronic kidney disease")
     assert {"2", "3"} <= set(optional)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from claimflow_coding.domain.cac.refine import (
     description,
+    description_tokens,
     laterality_unstated,
     refine,
     seventh_character,
@@ -303,7 +304,9 @@ def _rank(slots: tuple[Slot, ...], reading: Reading, index: TermIndex) -> list[_
         # less general than the plain entry.
         bonus = 0.002 if hit.source.startswith("index") else 0.0
         negated = sum(1 for t in required | free if t.startswith(NEGATED) and t not in query.said)
-        score = refined.score + bonus - min(0.02, 0.004 * negated)
+        # The code's own title saying what the statement says is evidence too.
+        title = query.similarity(description_tokens(refined.code), frozenset())[2]
+        score = refined.score + bonus - min(0.02, 0.004 * negated) + TITLE_WEIGHT * title
         evidence = Evidence(hit.source, hit.text)
         current = by_code.get(refined.code)
         if current is None:
@@ -386,6 +389,7 @@ def _combinations() -> tuple[_Combination, ...]:
 
 
 HISTORY_MISMATCH = 0.9
+TITLE_WEIGHT = 0.1
 
 
 def _is_history_code(code: str) -> bool:
@@ -415,7 +419,8 @@ def _confidences(ranked: list[_Ranked]) -> list[Candidate]:
     for position, item in enumerate(ranked[: max(MIN_CANDIDATES, 5)]):
         following = ranked[position + 1].score if position + 1 < len(ranked) else 0.0
         margin = max(0.0, item.score - following) if position == 0 else 0.0
-        confidence = min(1.0, item.score) * (0.85 + 0.15 * min(1.0, margin / 0.05))
+        quality = min(1.0, item.score / (1 + TITLE_WEIGHT))
+        confidence = quality * (0.7 + 0.3 * min(1.0, margin / 0.05))
         if position > 0:
             confidence = min(confidence, out[0].confidence if out else confidence)
         out.append(

@@ -217,5 +217,6 @@ def laterality_unstated(code: str, reading: Reading) -> bool:
     parent = icd.get_parent(code)
     if not parent:
         return False
-    siblings = [c.replace(".", "") for c in icd.get_children(parent)]
-    return any(description_tokens(s) & _LATERAL for s in siblings if s != code)
+    siblings = [description_tokens(c.replace(".", "")) for c in icd.get_children(parent)]
+    # Both sides must exist among the siblings: "due to left heart disease" is not a side.
+    return any(stem("right") in s for s in siblings) and any(stem("left") in s for s in siblings)

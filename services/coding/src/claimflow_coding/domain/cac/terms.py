@@ -30,6 +30,9 @@ RECALL_WEIGHT = 0.6
 # A statement word matched only by a nonessential modifier counts half: the modifier does
 # not change the code, so it is weaker evidence than a word the term requires.
 OPTIONAL_CREDIT = 0.5
+# A word matched through a synonym ("ocular" for "eye") counts a little less than the word
+# the statement wrote: the code set's own wording is the better evidence.
+SYNONYM_CREDIT = 0.85
 # Words whose absence from the statement must weigh heavily against a term that requires
 # them: a side (I.B.13: never assumed) and "other" (only for documented specified types).
 SPECIFIC_WORDS = ("left", "right", "bilateral", "other")
@@ -145,6 +148,7 @@ class TermIndex:
         self.required_weight = (sums[self.offsets[1:]] - sums[self.offsets[:-1]]).astype(np.float32)
         self.median_idf = float(np.median(self.idf))
         self._idf = {t: float(self.idf[i]) for t, i in self.vocabulary.items()}
+        self._required_weights: dict[frozenset[str], float] = {}
 
     def postings(self, token_id: int) -> tuple[np.ndarray, np.ndarray]:
         """(term ids, free flags) of one token."""
@@ -167,6 +171,16 @@ class TermIndex:
     def known(self, token: str) -> bool:
         return token in self.vocabulary
 
+    def required_weight_of(self, required: frozenset[str]) -> float:
+        """Sum of idf over the words a term requires (not neutral): the same for every query,
+        so it is remembered per term."""
+        found = self._required_weights.get(required)
+        if found is None:
+            found = sum(self.idf_of(t) for t in required if not is_neutral(t))
+            if len(self._required_weights) < 500_000:
+                self._required_weights[required] = found
+        return found
+
     def idf_of(self, token: str) -> float:
         found = self._idf.get(token)
         return found if found is not None else self.median_idf
@@ -182,7 +196,7 @@ class TermIndex:
         known = [self.idf_of(s) for s in slot.stems if s in self.vocabulary]
         return (max(known) if known else self.median_idf) * slot.factor
 
-    def search(self, slots: tuple[Slot, ...], *, limit: int = 80) -> list[TermHit]:
+    def search(self, slots: tuple[Slot, ...], *, limit: int = 40) -> list[TermHit]:
         """The best-scoring terms for these slots."""
         slots = tuple(s for s in slots if any(t in self.vocabulary for t in s.stems))
         if not slots:
@@ -208,12 +222,16 @@ class TermIndex:
             if slot.implied:
                 continue
             weight = self.slot_weight(slot)
-            ids = [self.vocabulary[t] for t in slot.stems if t in self.vocabulary]
             credit = np.zeros(len(candidates), dtype=np.float64)
-            for token_id in ids:
+            for token in slot.stems:
+                token_id = self.vocabulary.get(token)
+                if token_id is None:
+                    continue
                 terms, frees = self.postings(token_id)
                 positions = np.searchsorted(candidates, terms)
                 value = np.where(frees, OPTIONAL_CREDIT, 1.0)
+                if token in slot.alternatives:
+                    value = value * SYNONYM_CREDIT
                 np.maximum.at(credit, positions, value)
             matched += weight * credit
             total += weight
@@ -280,21 +298,29 @@ class Query:
         uses, for terms the coder builds by refining a parent code."""
         if self.total <= 0:
             return 0.0, 0.0, 0.0
-        words = required | free
-        matched = 0.0
-        hit: set[str] = set()
-        for slot, weight in zip(self.slots, self.weights, strict=True):
-            found = slot.stems & words
-            if found:
-                hit |= found
-                if not slot.implied:
-                    strong = any(t in required and not is_neutral(t) for t in found)
-                    matched += weight if strong else weight * OPTIONAL_CREDIT
         idf = self.index.idf_of
-        required_weight = sum(idf(t) for t in required if not is_neutral(t))
-        covered = sum(idf(t) for t in hit)
-        free_hit = covered - sum(idf(t) for t in hit if t in required and not is_neutral(t))
-        denominator = required_weight + free_hit
+        matched = covered = free_hit = 0.0
+        seen: set[str] = set()
+        for slot, weight in zip(self.slots, self.weights, strict=True):
+            best = 0.0
+            for token in slot.stems:
+                in_required = token in required
+                if not in_required and token not in free:
+                    continue
+                strong = in_required and not is_neutral(token)
+                if token not in seen:
+                    seen.add(token)
+                    value = idf(token)
+                    covered += value
+                    if not strong:
+                        free_hit += value
+                if not slot.implied:
+                    credit = 1.0 if strong else OPTIONAL_CREDIT
+                    if token in slot.alternatives:
+                        credit *= SYNONYM_CREDIT
+                    best = max(best, credit)
+            matched += weight * best
+        denominator = self.index.required_weight_of(required) + free_hit
         precision = min(1.0, covered / denominator) if denominator > 0 else 1.0
         recall = matched / self.total
         return recall, precision, recall**RECALL_WEIGHT * precision ** (1 - RECALL_WEIGHT)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from importlib import resources
 
@@ -65,6 +65,8 @@ NEUTRAL_WORDS = (
     "part",
     "classified",
     "encounter",
+    # A fracture not said to be displaced or not is coded displaced (I.C.19.c.1).
+    "displaced",
 )
 # Words that say the episode of care (the 7th character), not the condition.
 EPISODE_WORDS = frozenset(
@@ -118,6 +120,7 @@ def stem(word: str) -> str:
 NEUTRAL = frozenset(stem(w) for w in NEUTRAL_WORDS)
 
 
+@lru_cache(maxsize=65_536)
 def is_neutral(token: str) -> bool:
     """Words a term may carry without the statement saying them: neutral words and negated
     scopes ("without complications" is what a statement that names none means)."""
@@ -140,7 +143,10 @@ def _rewrites() -> tuple[tuple[re.Pattern[str], str], ...]:
     """Abbreviations and lay terms in table order: specific rows come before general ones
     ('t2dm' before 'dm', 'metastatic carcinoma to' before 'carcinoma')."""
     rows = _data("cac_abbreviations.csv")
-    return tuple((re.compile(_boundary(r["pattern"])), r["expansion"]) for r in rows)
+    # A space in a pattern matches any run of spaces: expansions are padded with spaces.
+    return tuple(
+        (re.compile(_boundary(r["pattern"].replace(" ", r"\s+"))), r["expansion"]) for r in rows
+    )
 
 
 @cache
@@ -247,6 +253,7 @@ class Slot:
     word: str
     implied: bool = False
     factor: float = 1.0
+    alternatives: frozenset[str] = frozenset()  # synonyms: matched at SYNONYM_CREDIT
 
 
 @dataclass(frozen=True)
@@ -320,10 +327,11 @@ def slots_of(text: str, *, history: bool = False) -> tuple[Slot, ...]:
         if negated:
             slots.append(Slot(frozenset({token}), word, factor=NEGATED_QUERY_WEIGHT))
             continue
-        slots.append(Slot(frozenset({stemmed} | synonyms.get(stemmed, frozenset())), word))
+        alternatives = synonyms.get(stemmed, frozenset()) - {stemmed}
+        slots.append(Slot(frozenset({stemmed} | alternatives), word, alternatives=alternatives))
     if history and stem("history") in seen:
         # The cue outweighs the condition's own words: the code is the history code.
-        slots = [Slot(s.stems, s.word, s.implied, 2.0) if s.word == "history" else s for s in slots]
+        slots = [replace(s, factor=2.0) if s.word == "history" else s for s in slots]
         # "history of X" without "family" is the patient's own history (Z85-Z87).
         slots.append(Slot(frozenset({stem("personal")}), "personal", implied=True))
     return tuple(slots)
