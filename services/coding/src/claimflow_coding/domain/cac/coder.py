@@ -41,6 +41,7 @@ COMBINATIONS_FILE = "cac_combinations.csv"
 _SEX_WORDS = {"F": ("female",), "M": ("male",)}
 _EPISODE = re.compile(r"\b(initial|subsequent|sequela)\b")
 MIN_CANDIDATES = 5
+WIDE_SEARCH = 200
 ICD10CM_SYSTEMS = frozenset(
     {"icd10cm", "icd-10-cm", "http://hl7.org/fhir/sid/icd-10-cm", "2.16.840.1.113883.6.90"}
 )
@@ -290,6 +291,10 @@ def _slots(search_text: str, reading: Reading, *, sex: str | None = None) -> tup
 
 def _rank(slots: tuple[Slot, ...], reading: Reading, index: TermIndex) -> list[_Ranked]:
     hits = index.search(slots)
+    if len({hit.code for hit in hits}) < MIN_CANDIDATES * 2:
+        # Few distinct codes among the best terms (many wordings of one code): look further
+        # so the coder still sees alternatives.
+        hits = index.search(slots, limit=WIDE_SEARCH)
     query = Query.of(slots, index)
     by_code: dict[str, _Ranked] = {}
     refined_cache: dict[tuple[str, frozenset[str], frozenset[str]], Any] = {}
@@ -323,6 +328,7 @@ def _rank(slots: tuple[Slot, ...], reading: Reading, index: TermIndex) -> list[_
         elif len(current.evidence) < 3:
             current.evidence.append(evidence)
     _apply_combinations(by_code, query)
+    _apply_chapter_context(by_code, query)
     if reading.history:
         # "History of" a condition that no longer exists is a personal-history code (Z85-Z87
         # and the like, guideline I.C.21.c.4); the condition's own code needs confirmation.
@@ -352,6 +358,41 @@ def _apply_combinations(by_code: dict[str, _Ranked], query: Query) -> None:
         else:
             item.score = best + 0.01
             item.evidence.insert(0, evidence)
+
+
+# Chapter 15 codes are for documented pregnancies (I.C.15.a) and chapter 16 codes for
+# conditions of the perinatal period (I.C.16.a): without a word of that context in the
+# statement, such codes are demoted below codes that need none.
+_CHAPTER_CONTEXT = (
+    (
+        "O",
+        frozenset(
+            stem(w)
+            for w in "pregnancy pregnant gestation gestational trimester prenatal antepartum "
+            "postpartum puerperal puerperium delivery labor childbirth eclampsia preeclampsia "
+            "gravid gravidarum obstetric abortion miscarriage ectopic tubal lactation "
+            "firsttrimester secondtrimester thirdtrimester maternal".split()
+        ),
+    ),
+    (
+        "P",
+        frozenset(
+            stem(w)
+            for w in "newborn neonatal neonate perinatal birth fetal fetus infant preterm "
+            "premature prematurity congenital".split()
+        ),
+    ),
+)
+CHAPTER_CONTEXT_MISSING = 0.9
+
+
+def _apply_chapter_context(by_code: dict[str, _Ranked], query: Query) -> None:
+    for prefix, context in _CHAPTER_CONTEXT:
+        if query.said & context:
+            continue
+        for item in by_code.values():
+            if item.code.startswith(prefix):
+                item.score *= CHAPTER_CONTEXT_MISSING
 
 
 @dataclass(frozen=True)

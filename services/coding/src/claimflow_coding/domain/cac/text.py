@@ -184,7 +184,25 @@ def rewrite(text: str) -> str:
     text = text.replace("in situ", "insitu")
     text = _PREFIX_HYPHEN.sub(r"\1", text)
     text = _PREFIX_SPACE.sub(r"\1", text)
+    text = _TRIMESTER.sub(r"\1trimester", _with_trimester(text))
     return " ".join(text.split())
+
+
+# "first trimester" is one token, so the ordinal cannot match "first pregnancy".
+_TRIMESTER = re.compile(r"\b(first|second|third) trimester")
+_PREGNANCY = re.compile(r"pregnan|gestation|trimester|prenatal|antepartum|eclampsia|gravid")
+_WEEKS = re.compile(r"\b(\d{1,2})\s*(?:weeks?|wks?)\b")
+
+
+def _with_trimester(text: str) -> str:
+    """Weeks of gestation also say the trimester (guideline I.C.15.a.3: first under 14
+    weeks, second 14 to under 28, third from 28)."""
+    found = _WEEKS.search(text)
+    if not found or not _PREGNANCY.search(text) or "trimester" in text:
+        return text
+    weeks = int(found.group(1))
+    trimester = "first" if weeks < 14 else "second" if weeks < 28 else "third"
+    return f"{text} {trimester} trimester"
 
 
 def words(text: str) -> list[str]:
@@ -240,7 +258,8 @@ def rewrite_term(term: str) -> str:
     text = text.replace("in situ", "insitu")
     text = _PREFIX_HYPHEN.sub(r"\1", text)
     text = _PREFIX_SPACE.sub(r"\1", text)
-    return text
+    # "unspecified trimester" names no trimester: it is the default, not a word to match.
+    return _TRIMESTER.sub(r"\1trimester", text.replace("unspecified trimester", "unspecified"))
 
 
 @dataclass(frozen=True)
