@@ -342,6 +342,17 @@ def blocking(findings: Sequence[EditFinding]) -> bool:
     return any(f.severity == "error" for f in findings)
 
 
+def never_first_listed(code: str) -> bool:
+    """May this code never be first-listed (manifestation, infectious agent, external cause,
+    BMI, weeks of gestation, outcome of delivery)?"""
+    bare = _bare(code)
+    if _never_first(bare):
+        return True
+    return any(
+        rule == "never-first" and span.covers(bare) for span, rule, _ in _first_listed_rules()
+    )
+
+
 def _never_first(code: str) -> str | None:
     table = _never_first_codes()
     for length in range(len(code), 2, -1):

@@ -34,6 +34,7 @@ from claimflow_coding.domain.cac.text import (
     slots_of,
     stem,
 )
+from claimflow_coding.domain.edits import never_first_listed
 from claimflow_coding.domain.icd10 import check_diagnosis, dotted
 
 DEFAULT_THRESHOLD = 0.80
@@ -329,6 +330,12 @@ def _rank(slots: tuple[Slot, ...], reading: Reading, index: TermIndex) -> list[_
             current.evidence.append(evidence)
     _apply_combinations(by_code, query)
     _apply_chapter_context(by_code, query)
+    if len(by_code) > 1:
+        # BMI, external-cause and manifestation codes go with a condition, never alone in
+        # first place (I.B.14, I.C.20, I.A.13): the condition the statement names leads.
+        for item in by_code.values():
+            if never_first_listed(item.code):
+                item.score *= NEVER_FIRST_DEMOTION
     if reading.history:
         # "History of" a condition that no longer exists is a personal-history code (Z85-Z87
         # and the like, guideline I.C.21.c.4); the condition's own code needs confirmation.
@@ -384,6 +391,7 @@ _CHAPTER_CONTEXT = (
     ),
 )
 CHAPTER_CONTEXT_MISSING = 0.9
+NEVER_FIRST_DEMOTION = 0.92
 
 
 def _apply_chapter_context(by_code: dict[str, _Ranked], query: Query) -> None:
