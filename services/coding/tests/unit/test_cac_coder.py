@@ -127,3 +127,27 @@ def test_statement_result_is_the_cli_object():
 @pytest.mark.parametrize("text", ["", "   "])
 def test_empty_statement_raises_a_query(text):
     assert suggest_diagnoses(text=text).decision is Decision.QUERY
+
+
+def test_use_additional_code_note_adds_the_documented_stage():
+    suggestion = suggest_diagnoses(text="DM2 w/ CKD 3b")
+    assert suggestion.candidates[0].code == "E11.22"
+    assert [a.code for a in suggestion.additional] == ["N18.32"]
+
+
+def test_heart_failure_type_follows_hypertensive_heart_disease():
+    suggestion = suggest_diagnoses(text="HTN with HFrEF")
+    assert suggestion.candidates[0].code == "I11.0"
+    assert [a.code for a in suggestion.additional] == ["I50.20"]
+
+
+def test_at_least_five_candidates_when_one_code_has_many_wordings():
+    assert len(suggest_diagnoses(text="Metastatic disease to bone").candidates) >= 5
+
+
+def test_weeks_of_gestation_give_the_trimester():
+    assert best("supervision of normal first pregnancy at 12 weeks") == "Z34.01"
+
+
+def test_pregnancy_codes_need_a_pregnancy_context():
+    assert not best("HIV infection").startswith("O")

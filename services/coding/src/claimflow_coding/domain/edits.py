@@ -254,7 +254,7 @@ def check_code_first(encounter: Encounter) -> list[EditFinding]:
     for i, code in enumerate(encounter.codes):
         if not encounter.valid[i]:
             continue
-        spans = _note_spans(code, "code_first")
+        spans = note_spans(code, "code_first")
         if not spans:
             continue
         before = [c for c in encounter.codes[:i] if any(s.covers(c) for s in spans)]
@@ -291,7 +291,7 @@ def check_use_additional(encounter: Encounter) -> list[EditFinding]:
     for i, code in enumerate(encounter.codes):
         if not encounter.valid[i]:
             continue
-        spans = _note_spans(code, "use_additional")
+        spans = note_spans(code, "use_additional")
         if spans and not any(s.covers(c) for s in spans for c in encounter.codes if c != code):
             names = (
                 dotted(s.low) + (f"-{dotted(s.high)}" if s.high != s.low else "") for s in spans
@@ -363,7 +363,7 @@ def _never_first(code: str) -> str | None:
 
 
 @cache
-def _note_spans(code: str, which: str) -> tuple:
+def note_spans(code: str, which: str) -> tuple:
     """The code ranges a 'code first' / 'use additional code' note of this code (or of its
     category) names, as parsed references."""
     getter = icd.get_code_first if which == "code_first" else icd.get_use_additional_code

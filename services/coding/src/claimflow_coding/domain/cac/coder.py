@@ -19,7 +19,9 @@ from typing import Any, Literal
 from claimflow_coding.domain.cac.refine import (
     description,
     description_tokens,
+    icd,
     laterality_unstated,
+    needs_seventh,
     refine,
     seventh_character,
 )
@@ -34,7 +36,7 @@ from claimflow_coding.domain.cac.text import (
     slots_of,
     stem,
 )
-from claimflow_coding.domain.edits import never_first_listed
+from claimflow_coding.domain.edits import never_first_listed, note_spans
 from claimflow_coding.domain.icd10 import check_diagnosis, dotted
 
 DEFAULT_THRESHOLD = 0.80
@@ -84,6 +86,9 @@ class Suggestion:
     threshold: float
     uncertain: bool = False
     symptom_coded: bool = False
+    # Codes the best candidate's "use additional code" note calls for and the statement
+    # documents (the CKD stage after I12.9 or E11.22, the heart failure type after I11.0).
+    additional: tuple[Candidate, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -260,6 +265,7 @@ def _code_text(
             reasons.append(
                 f"confidence {candidates[0].confidence:.2f} below the threshold {threshold:.2f}"
             )
+    additional = _additional_codes(candidates[0].code, slots) if candidates else ()
     return Suggestion(
         text=text,
         candidates=tuple(candidates),
@@ -268,7 +274,66 @@ def _code_text(
         threshold=threshold,
         uncertain=uncertain,
         symptom_coded=symptom_coded,
+        additional=additional,
     )
+
+
+ADDITIONAL_MIN_SCORE = 0.6
+ADDITIONAL_MAX_LEAVES = 300
+
+
+def _additional_codes(code: str, slots: tuple[Slot, ...]) -> tuple[Candidate, ...]:
+    """The code a 'use additional code' note of `code` names, when the statement's words
+    that `code` does not explain describe one of them."""
+    bare = code.replace(".", "")
+    stem_code = icd.get_parent(bare).replace(".", "") if len(bare) == 7 else bare
+    said_by_code = description_tokens(stem_code)
+    residual = tuple(
+        s for s in slots if not s.implied and not (s.stems & said_by_code) and s.factor >= 1
+    )
+    if not residual:
+        return ()
+    query = Query.of(residual, term_index())
+    best: tuple[float, str] | None = None
+    for leaf in _note_leaves(bare):
+        recall, _, score = query.similarity(description_tokens(leaf), frozenset())
+        if recall > 0 and score >= ADDITIONAL_MIN_SCORE and (best is None or score > best[0]):
+            best = (score, leaf)
+    if best is None:
+        return ()
+    return (
+        Candidate(
+            code=dotted(best[1]),
+            description=description(best[1]),
+            confidence=round(best[0], 4),
+            evidence=(Evidence("use-additional-code", f"note on {code}"),),
+        ),
+    )
+
+
+@cache
+def _note_leaves(code: str) -> tuple[str, ...]:
+    leaves: list[str] = []
+    for span in note_spans(code, "use_additional"):
+        for category in _categories_between(span.low[:3], span.high[:3]):
+            for item in (category, *icd.get_descendants(category)):
+                bare = item.replace(".", "")
+                if icd.is_leaf(item) and span.covers(bare) and not needs_seventh(bare):
+                    leaves.append(bare)
+                if len(leaves) > ADDITIONAL_MAX_LEAVES:
+                    return ()
+    return tuple(dict.fromkeys(leaves))
+
+
+def _categories_between(low: str, high: str) -> list[str]:
+    if low == high:
+        return [low] if icd.is_valid_item(low) else []
+    letter = low[0]
+    return [
+        f"{letter}{n:02d}"
+        for n in range(int(low[1:3]), int(high[1:3]) + 1)
+        if low[1:3].isdigit() and high[1:3].isdigit() and icd.is_valid_item(f"{letter}{n:02d}")
+    ]
 
 
 def _slots(search_text: str, reading: Reading, *, sex: str | None = None) -> tuple[Slot, ...]:
@@ -375,18 +440,55 @@ _CHAPTER_CONTEXT = (
         "O",
         frozenset(
             stem(w)
-            for w in "pregnancy pregnant gestation gestational trimester prenatal antepartum "
-            "postpartum puerperal puerperium delivery labor childbirth eclampsia preeclampsia "
-            "gravid gravidarum obstetric abortion miscarriage ectopic tubal lactation "
-            "firsttrimester secondtrimester thirdtrimester maternal".split()
+            for w in [
+                "pregnancy",
+                "pregnant",
+                "gestation",
+                "gestational",
+                "trimester",
+                "prenatal",
+                "antepartum",
+                "postpartum",
+                "puerperal",
+                "puerperium",
+                "delivery",
+                "labor",
+                "childbirth",
+                "eclampsia",
+                "preeclampsia",
+                "gravid",
+                "gravidarum",
+                "obstetric",
+                "abortion",
+                "miscarriage",
+                "ectopic",
+                "tubal",
+                "lactation",
+                "firsttrimester",
+                "secondtrimester",
+                "thirdtrimester",
+                "maternal",
+            ]
         ),
     ),
     (
         "P",
         frozenset(
             stem(w)
-            for w in "newborn neonatal neonate perinatal birth fetal fetus infant preterm "
-            "premature prematurity congenital".split()
+            for w in [
+                "newborn",
+                "neonatal",
+                "neonate",
+                "perinatal",
+                "birth",
+                "fetal",
+                "fetus",
+                "infant",
+                "preterm",
+                "premature",
+                "prematurity",
+                "congenital",
+            ]
         ),
     ),
 )
