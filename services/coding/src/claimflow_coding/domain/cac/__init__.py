@@ -10,6 +10,12 @@ from claimflow_coding.domain.cac.coder import (
     statement_result,
     suggest_diagnoses,
 )
+from claimflow_coding.domain.cac.encounter import (
+    DocumentedDiagnosisInput,
+    EncounterDiagnoses,
+    FinalDiagnosis,
+    code_diagnoses,
+)
 from claimflow_coding.domain.cac.snomed import SnomedMapping, snomed_mapping, snomed_table
 from claimflow_coding.domain.cac.terms import term_index
 
@@ -17,9 +23,13 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "Candidate",
     "Decision",
+    "DocumentedDiagnosisInput",
+    "EncounterDiagnoses",
     "Evidence",
+    "FinalDiagnosis",
     "SnomedMapping",
     "Suggestion",
+    "code_diagnoses",
     "snomed_mapping",
     "snomed_table",
     "statement_result",
