@@ -8,7 +8,12 @@ from claimflow_coding.domain.hcpcs import hcpcs_code, hcpcs_codes, hcpcs_modifie
 from claimflow_coding.domain.procedures import check_procedure
 from claimflow_shared.codes import ProcedureCodeSystem
 
-CMS_FILE = Path("/work/shared/data/hcpcs/HCPC2026_JAN_ANWEB_01122026.txt")
+# shared/ sits beside the repository (and at /work/shared on the development machines).
+_SHARED = [Path(__file__).resolve().parents[4].parent / "shared", Path("/work/shared")]
+CMS_FILE = next(
+    (p / "data/hcpcs/HCPC2026_JAN_ANWEB_01122026.txt" for p in _SHARED if p.exists()),
+    _SHARED[0] / "data/hcpcs/HCPC2026_JAN_ANWEB_01122026.txt",
+)
 
 
 def test_codes_and_modifiers_from_the_cms_file():
