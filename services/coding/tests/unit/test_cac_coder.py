@@ -151,3 +151,14 @@ def test_weeks_of_gestation_give_the_trimester():
 
 def test_pregnancy_codes_need_a_pregnancy_context():
     assert not best("HIV infection").startswith("O")
+
+
+def test_statement_that_is_a_code_is_verified():
+    assert statement_result("E11.65")["candidates"][0]["code"] == "E11.65"
+    assert statement_result("E11.65")["decision"] == "auto"
+    assert statement_result("S72.001")["decision"] == "query"
+
+
+def test_invalid_given_code_names_the_problem():
+    (reason,) = suggest_diagnoses(system="ICD10CM", code="ZZZ").reasons
+    assert "not an ICD-10-CM code" in reason

@@ -113,7 +113,12 @@ def suggest_diagnoses(
     the caller's convenience; the compliance edits (`edits.check_codes`) apply them."""
     del patient_age
     normalized_system = (system or "").strip().lower()
-    if code and normalized_system in ICD10CM_SYSTEMS | {""} and _looks_like_icd(code):
+    if not code and text and _looks_like_icd(text.strip()) and check_diagnosis(text).valid:
+        # A statement that is itself an ICD-10-CM code ("E11.65") is a code to verify.
+        code, text = text.strip(), None
+    if code and (
+        normalized_system in ICD10CM_SYSTEMS or (not normalized_system and _looks_like_icd(code))
+    ):
         given = _verify_given(code, text=text, setting=setting, threshold=threshold)
         if given is not None:
             return given
