@@ -6,8 +6,8 @@ import io
 import logging
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,6 +29,8 @@ def valid_npi(first_nine: str) -> str:
 
 CLINIC_NPI = valid_npi("123456789")
 OTHER_CLINIC_NPI = valid_npi("987654321")
+# Recent enough for every simulated payer's timely filing limit whenever the tests run.
+RECENT = date.today() - timedelta(days=20)
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,9 @@ class ClaimSpec:
     total: str | None = None  # CLM02; the sum of the lines when None
     member_id: str = "MBR000111"
     procedures: Sequence[str] = field(default=("99213", "87070:QW"))
-    service_date: str = "20250105"
+    service_date: str = RECENT.strftime("%Y%m%d")
+    diagnoses: Sequence[str] = ("J069",)
+    prior_authorization: str = ""
 
 
 def build_837(
@@ -91,13 +95,19 @@ def build_837(
                 "DMG*D8*19800101*F",
                 f"NM1*PR*2*ACME HEALTH*****PI*{spec.payer_id}",
                 f"CLM*{spec.claim_id}*{total}***11:B:1*Y*A*Y*Y",
-                "HI*ABK:J069",
             ]
+            if spec.prior_authorization:
+                body.append(f"REF*G1*{spec.prior_authorization}")
+            if spec.diagnoses:
+                codes = [f"ABK:{spec.diagnoses[0]}"] + [f"ABF:{d}" for d in spec.diagnoses[1:]]
+                body.append("HI*" + "*".join(codes))
             for number, charge in enumerate(spec.charges, start=1):
                 procedure = spec.procedures[(number - 1) % len(spec.procedures)]
                 body += [
                     f"LX*{number}",
-                    f"SV1*HC:{procedure}*{charge}*UN*1***1",
+                    f"SV1*HC:{procedure}*{charge}*UN*1***1"
+                    if spec.diagnoses
+                    else f"SV1*HC:{procedure}*{charge}*UN*1",
                     f"DTP*472*D8*{spec.service_date}",
                 ]
     body.append(f"SE*{len(body) + 1}*{st}")
@@ -105,25 +115,34 @@ def build_837(
     return "~\n".join(head + body + tail) + "~\n"
 
 
+def make_line(number: int, code: str, charge: str, *modifiers: str, **overrides) -> ServiceLine:
+    line = ServiceLine(
+        number=number,
+        qualifier="HC",
+        procedure_code=code,
+        modifiers=modifiers,
+        charge=Decimal(charge),
+        units=Decimal("1.00"),
+        service_date=RECENT,
+    )
+    return replace(line, **overrides)
+
+
 def make_claim(
     claim_id: str,
     charges: Sequence[str] = ("100.00", "40.00", "15.25"),
     *,
     payer_responsibility: str = "P",
+    codes: Sequence[str] = ("99213", "87070", "36415"),
+    **overrides,
 ) -> SubmittedClaim:
+    """A professional claim for an established-patient visit with a lab culture and a draw
+    (codes no simulated payer polices), the subscriber being the patient."""
     lines = tuple(
-        ServiceLine(
-            number=i,
-            qualifier="HC",
-            procedure_code="99213",
-            modifiers=("25",) if i == 1 else (),
-            charge=Decimal(c),
-            units=Decimal("1.00"),
-            service_date=date(2025, 1, 5),
-        )
+        make_line(i, codes[(i - 1) % len(codes)], c, *(("25",) if i == 1 else ()))
         for i, c in enumerate(charges, start=1)
     )
-    return SubmittedClaim(
+    claim = SubmittedClaim(
         claim_id=claim_id,
         total_charge=sum((line.charge for line in lines), Decimal("0.00")),
         frequency_code="1",
@@ -143,19 +162,35 @@ def make_claim(
         patient_is_subscriber=True,
         service_lines=lines,
         origin=InterchangeReference("CLAIMFLOW", "PAYERSIM", "000000101", "101", "0001"),
+        diagnoses=("J069",),
+        patient_birth_date=date(1980, 1, 1),
     )
+    if "service_lines" in overrides and "total_charge" not in overrides:
+        overrides["total_charge"] = sum(
+            (line.charge for line in overrides["service_lines"]), Decimal("0.00")
+        )
+    return replace(claim, **overrides)
 
 
 def many_claims(count: int, prefix: str = "CLM") -> list[SubmittedClaim]:
+    """Claims of many members (so plans and deductibles vary) with one to three lines."""
     charge_sets = [("100.00",), ("250.00", "75.10"), ("99.99", "10.01", "1.00"), ("1234.56",)]
-    return [make_claim(f"{prefix}{i:06d}", charge_sets[i % len(charge_sets)]) for i in range(count)]
+    return [
+        make_claim(
+            f"{prefix}{i:06d}", charge_sets[i % len(charge_sets)], member_id=f"MBR{i % 173:06d}"
+        )
+        for i in range(count)
+    ]
 
 
 def balance_errors_835(text: str) -> list[str]:
-    """Every way an 835 fails to balance: per SVC, per CLP, CLP05 against PR, BPR02."""
+    """Every way an 835 fails to balance: per SVC (charge - CAS = paid), per CLP (CLP03 -
+    claim and line CAS = CLP04, CLP05 = PR, sum of SVC03 = CLP04) and per file (BPR02 =
+    sum of CLP04 - sum of PLB amounts)."""
     errors: list[str] = []
     bpr = Decimal(0)
     clp_paid: list[Decimal] = []
+    plb_total = Decimal(0)
     claim: dict | None = None
     line: dict | None = None
 
@@ -212,12 +247,17 @@ def balance_errors_835(text: str) -> list[str]:
             if line is not None:
                 line["cas"] += total
         elif seg.id in {"SE", "PLB"}:
-            if seg.id == "PLB":
-                errors.append("PLB present: this checker does not net provider adjustments")
             close_claim()
             claim = line = None
-    if sum(clp_paid, Decimal(0)) != bpr:
-        errors.append(f"BPR02 {bpr} != sum of CLP04 {sum(clp_paid, Decimal(0))}")
+            if seg.id == "PLB":
+                plb_total += sum(
+                    (Decimal(seg.el(i)) for i in range(4, 15, 2) if seg.el(i)), Decimal(0)
+                )
+    expected = sum(clp_paid, Decimal(0)) - plb_total
+    if expected != bpr:
+        errors.append(f"BPR02 {bpr} != sum of CLP04 - sum of PLB = {expected}")
+    if bpr < 0:
+        errors.append(f"BPR02 {bpr} is negative")
     return errors
 
 
@@ -266,12 +306,25 @@ def pyx12_validate(text: str) -> Pyx12Verdict:
     return Pyx12Verdict(ok=bool(ok), findings=findings, text=text)
 
 
+def tables_with(folder: Path, **tables: str):
+    """The packaged rule tables with some replaced: `members="..."` writes members.csv."""
+    from payer_simulator.tables import load_tables
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in tables.items():
+        (folder / f"{name}.csv").write_text(text, encoding="utf-8")
+    return load_tables(folder)
+
+
 class Make:
     """Valid-by-default inputs; tests override only what their behaviour needs."""
 
     spec = ClaimSpec
     x837 = staticmethod(build_837)
     claim = staticmethod(make_claim)
+    line = staticmethod(make_line)
+    tables = staticmethod(tables_with)
+    recent = RECENT
     claims = staticmethod(many_claims)
     npi = staticmethod(valid_npi)
     clinic_npi = CLINIC_NPI
