@@ -119,7 +119,9 @@ def test_random_denials_are_full_contractual_denials_with_real_codes(make):
     reasons = Counter(a.denial_reason for a in denials)
     assert set(reasons) <= CARCS and len(reasons) >= 6, reasons
     for a in denials:
-        assert a.status == "4" and a.paid == 0 and a.patient_responsibility == 0
+        # CLP02 4 only when the payer does not know the patient (CARC 31); else processed, 0 paid.
+        assert a.status == ("4" if a.denial_reason == "31" else "1")
+        assert a.paid == 0 and a.patient_responsibility == 0
         assert {x.group for x in a.all_adjustments} == {"CO"}
         assert {x.reason for x in a.all_adjustments} == {a.denial_reason}
         if a.denial_reason == "16":
@@ -423,7 +425,8 @@ def test_primary_claim_naming_a_secondary_payer_is_crossed_over_as_19(make):
     assert a.status == "19"
     assert (a.crossover_carrier.payer_id, a.crossover_carrier.name) == ("MEDIGAP7", "GAP PLAN")
     assert "MA18" in a.claim_remarks
-    assert adjudicate(claim, seed=1, denial_rate=1.0).status == "4"
+    denied = adjudicate(claim, seed=1, denial_rate=1.0)
+    assert denied.status == "1" and denied.crossover_carrier is None
 
 
 def test_configured_members_and_a_seeded_share_are_crossed_over(make):

@@ -204,7 +204,7 @@ async def test_body_that_is_not_x12_gets_422_with_a_reason(tmp_path):
 
 
 async def test_stats_count_claims_dollars_and_files(tmp_path, make):
-    specs = [make.spec(f"S-{i}", charges=("100.00",)) for i in range(10)]
+    specs = [make.spec(f"S-{i}", charges=("100.00",), member_id=f"M{i}") for i in range(10)]
 
     async with running(create_app(settings_for(tmp_path, denial_rate=0.5))) as client:
         await submit(client, make.x837(specs))

@@ -39,7 +39,6 @@ from payer_simulator.payer_policy import (
     later_payers,
     line_denials,
     payer_rank,
-    service_date,
 )
 from payer_simulator.pricing import HUNDRED, allowed_amount, contract_for
 from payer_simulator.reader837 import SubmittedClaim
@@ -63,6 +62,8 @@ __all__ = [
 
 # CLP02 for a processed claim follows the payer's place in coordination of benefits (SBR01).
 _PROCESSED_AS = {"P": "1", "S": "2", "T": "3"}
+# The patient cannot be identified as the payer's insured: the one denial reported as CLP02 4.
+PATIENT_NOT_RECOGNIZED = frozenset({"31"})
 # Remark on a claim crossed over: its information was forwarded to the supplemental insurer.
 CROSSOVER_REMARK = "MA18"
 CONTRACTUAL = "45"
@@ -106,9 +107,10 @@ def adjudicate(
     cid = claim.claim_id
     policy = PolicyContext(tables, received_on=ctx.received_on, is_duplicate=ctx.is_duplicate)
     contract = contract_for(tables, claim.payer_id, seed=seed)
+    processed_as = _PROCESSED_AS.get(claim.payer_responsibility, PROCESSED_AS_PRIMARY)
     base = Adjudication(
         claim=claim,
-        status=DENIED,
+        status=processed_as,
         payer_claim_number=payer_claim_number(seed, cid),
         lines=(),
         received_on=ctx.received_on,
@@ -141,7 +143,7 @@ def adjudicate(
         paid_lines[index] if index in paid_lines else _denied_line(line, denials[index])
         for index, line in enumerate(claim.service_lines)
     )
-    status = _PROCESSED_AS.get(claim.payer_responsibility, PROCESSED_AS_PRIMARY)
+    status = processed_as
     remarks = [r for d in denials.values() for r in d.claim_remarks]
     carrier = crossover_carrier(claim, ctx, seed)
     if carrier is not None:
@@ -232,6 +234,7 @@ def _deny_claim(base: Adjudication, denial: Denial) -> Adjudication:
     claim_adjustments = (Adjustment(denial.group, denial.carc, unmatched),) if unmatched else ()
     return replace(
         base,
+        status=DENIED if denial.carc in PATIENT_NOT_RECOGNIZED else base.status,
         lines=lines,
         claim_adjustments=claim_adjustments,
         denial_reason=denial.carc,
@@ -263,11 +266,15 @@ def _pay_as_primary(
     tables = ctx.tables
     plan = benefits.member_plan(tables, claim, seed=seed)
     member = benefits.member_key(claim)
-    priced = []
-    for index, amount in allowed.items():
-        line = claim.service_lines[index]
-        served = service_date(line, claim) or ctx.received_on
-        priced.append(benefits.PricedLine(index, line, amount, served.year if served else 0))
+    priced = [
+        benefits.PricedLine(
+            index,
+            claim.service_lines[index],
+            amount,
+            benefits.service_year(claim.service_lines[index], claim, ctx.received_on),
+        )
+        for index, amount in allowed.items()
+    ]
     states = {
         year: ctx.benefit_states.get(year)
         or benefits.starting_state(plan, seed=seed, member=member, year=year)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from payer_simulator.draws import draw, pick, pick_one
@@ -65,6 +66,30 @@ def member_plan(tables: PayerTables, claim: SubmittedClaim, *, seed: int) -> Ben
         return tables.plans[configured.plan]
     plans = tables.plans_for(claim.payer_id)
     return pick(plans, draw(seed, claim.payer_id, claim.member_id, "plan"))
+
+
+def service_year(line: ServiceLine, claim: SubmittedClaim, received_on: date | None) -> int:
+    """The plan year a line counts in: the calendar year of its (first) date of service."""
+    served = line.service_date or claim.statement_from or received_on
+    return served.year if served else 0
+
+
+def states_before(
+    claim: SubmittedClaim,
+    plan: BenefitPlan,
+    stored: Mapping[int, BenefitState],
+    *,
+    seed: int,
+    received_on: date | None,
+) -> dict[int, BenefitState]:
+    """The member's state in every year the claim touches: what is on file, else the
+    seeded starting state of a member first seen that year."""
+    member = member_key(claim)
+    years = {service_year(line, claim, received_on) for line in claim.service_lines}
+    return {
+        year: stored.get(year) or starting_state(plan, seed=seed, member=member, year=year)
+        for year in years
+    }
 
 
 def starting_state(plan: BenefitPlan, *, seed: int, member: str, year: int) -> BenefitState:

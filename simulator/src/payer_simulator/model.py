@@ -17,6 +17,8 @@ ZERO = Decimal("0.00")
 PROCESSED_AS_PRIMARY = "1"
 PROCESSED_AS_SECONDARY = "2"
 PROCESSED_AS_TERTIARY = "3"
+# 005010X221A1 (and X12 RFIs 1423, 1885): CLP02 4 only when the payer does not recognise the
+# patient; any other claim denied in full is reported processed (1, 2, 3) with nothing paid.
 DENIED = "4"
 REVERSAL = "22"
 # Processed, and forwarded to the next payer (a crossover): 19 primary, 20 secondary, 21 tertiary.
@@ -83,7 +85,7 @@ class Adjudication:
     payer_claim_number: str  # CLP07
     lines: tuple[LineAdjudication, ...]
     claim_adjustments: tuple[Adjustment, ...] = ()
-    denial_reason: str = ""  # the CARC a denied claim was denied for
+    denial_reason: str = ""  # the CARC a claim denied in full was denied for
     claim_remarks: tuple[str, ...] = ()  # MOA03-07 / MIA05, MIA20-23
     crossover_carrier: Carrier | None = None  # NM1*TT
     original_claim_number: str = ""  # REF*F8: the payer claim number this one corrects
@@ -94,7 +96,8 @@ class Adjudication:
 
     @property
     def denied(self) -> bool:
-        return self.status == DENIED
+        """Denied in full: every line refused, nothing paid, nothing left to the patient."""
+        return bool(self.denial_reason) and not self.reversal
 
     @property
     def reversal(self) -> bool:
