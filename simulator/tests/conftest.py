@@ -34,6 +34,18 @@ RECENT = date.today() - timedelta(days=20)
 
 
 @dataclass(frozen=True)
+class OtherPayerSpec:
+    """Loop 2320/2330B: another payer of the claim and, once it adjudicated, its payment."""
+
+    payer_id: str
+    responsibility: str  # SBR01 of the other payer
+    paid: str | None = None  # AMT*D
+    patient: str = "0"  # CAS*PR*2 at claim level
+    contractual: str = "0"  # CAS*CO*45 at claim level
+    name: str = "OTHER HEALTH PLAN"
+
+
+@dataclass(frozen=True)
 class ClaimSpec:
     claim_id: str
     charges: Sequence[str] = ("120.00", "45.50")
@@ -45,6 +57,10 @@ class ClaimSpec:
     service_date: str = RECENT.strftime("%Y%m%d")
     diagnoses: Sequence[str] = ("J069",)
     prior_authorization: str = ""
+    frequency: str = "1"
+    original_claim_number: str = ""  # REF*F8 of a replacement or void
+    responsibility: str = "P"  # SBR01 of the payer the claim is sent to
+    other_payers: Sequence[OtherPayerSpec] = ()
 
 
 def build_837(
@@ -88,19 +104,34 @@ def build_837(
             total = spec.total or str(sum(Decimal(c) for c in spec.charges))
             body += [
                 f"HL*{hl}*{provider_hl}*22*0",
-                "SBR*P*18*GRP01******CI",
+                f"SBR*{spec.responsibility}*18*GRP01******CI",
                 f"NM1*IL*1*DOE*JANE****MI*{spec.member_id}",
                 "N3*4 ELM ST",
                 "N4*SPRINGFIELD*IL*627020000",
                 "DMG*D8*19800101*F",
                 f"NM1*PR*2*ACME HEALTH*****PI*{spec.payer_id}",
-                f"CLM*{spec.claim_id}*{total}***11:B:1*Y*A*Y*Y",
+                f"CLM*{spec.claim_id}*{total}***11:B:{spec.frequency}*Y*A*Y*Y",
             ]
+            if spec.original_claim_number:
+                body.append(f"REF*F8*{spec.original_claim_number}")
             if spec.prior_authorization:
                 body.append(f"REF*G1*{spec.prior_authorization}")
             if spec.diagnoses:
                 codes = [f"ABK:{spec.diagnoses[0]}"] + [f"ABF:{d}" for d in spec.diagnoses[1:]]
                 body.append("HI*" + "*".join(codes))
+            for other in spec.other_payers:
+                body.append(f"SBR*{other.responsibility}*18*GRP02******CI")
+                if Decimal(other.contractual):
+                    body.append(f"CAS*CO*45*{other.contractual}")
+                if Decimal(other.patient):
+                    body.append(f"CAS*PR*2*{other.patient}")
+                if other.paid is not None:
+                    body.append(f"AMT*D*{other.paid}")
+                body += [
+                    "OI***Y***Y",
+                    f"NM1*IL*1*DOE*JANE****MI*{spec.member_id}",
+                    f"NM1*PR*2*{other.name}*****PI*{other.payer_id}",
+                ]
             for number, charge in enumerate(spec.charges, start=1):
                 procedure = spec.procedures[(number - 1) % len(spec.procedures)]
                 body += [
@@ -320,6 +351,7 @@ class Make:
     """Valid-by-default inputs; tests override only what their behaviour needs."""
 
     spec = ClaimSpec
+    other_payer = OtherPayerSpec
     x837 = staticmethod(build_837)
     claim = staticmethod(make_claim)
     line = staticmethod(make_line)
