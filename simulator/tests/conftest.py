@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +18,10 @@ import pyx12.x12n_document
 
 from claimflow_shared.codes import npi_check_digit
 from claimflow_shared.x12 import read_segments
+from payer_simulator.clearinghouse import receive_837, remit_queued
 from payer_simulator.reader837 import InterchangeReference, ServiceLine, SubmittedClaim
+from payer_simulator.settings import SimulatorSettings
+from payer_simulator.store import Store
 
 # simulator/tests/ -> parents[3] is the folder holding both main/ and shared/.
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "x12-samples"
@@ -297,9 +301,32 @@ class Pyx12Verdict:
     ok: bool
     findings: list[str]
     text: str
+    errors: list[str] = field(default_factory=list)  # from pyx12's JSON error report
 
     def explain(self) -> str:
-        return "pyx12 findings:\n" + "\n".join(self.findings) + "\n--- file ---\n" + self.text
+        return (
+            "pyx12 errors:\n"
+            + "\n".join(self.errors)
+            + "\npyx12 findings:\n"
+            + "\n".join(self.findings)
+            + "\n--- file ---\n"
+            + self.text
+        )
+
+
+def _json_errors(node: object) -> list[str]:
+    """Every entry of the `errors` lists anywhere in pyx12's JSON report."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "errors" and isinstance(value, list):
+                found += [f"{e.get('err_cde')}: {e.get('err_str')}" for e in value]
+            else:
+                found += _json_errors(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _json_errors(value)
+    return found
 
 
 def pyx12_validate(text: str) -> Pyx12Verdict:
@@ -317,6 +344,7 @@ def pyx12_validate(text: str) -> Pyx12Verdict:
     previous = root.level
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    report = io.StringIO()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "file.x12"
         path.write_text(text, encoding="ascii")
@@ -326,7 +354,7 @@ def pyx12_validate(text: str) -> Pyx12Verdict:
                 src_file=str(path),
                 fd_997=io.StringIO(),
                 fd_html=None,
-                fd_json=io.StringIO(),
+                fd_json=report,
             )
         except Exception as exc:
             findings.append(f"pyx12 raised {exc!r}")
@@ -334,7 +362,11 @@ def pyx12_validate(text: str) -> Pyx12Verdict:
         finally:
             root.removeHandler(handler)
             root.setLevel(previous)
-    return Pyx12Verdict(ok=bool(ok), findings=findings, text=text)
+    try:
+        errors = _json_errors(json.loads(report.getvalue()))
+    except ValueError:
+        errors = ["pyx12 wrote no readable JSON error report"]
+    return Pyx12Verdict(ok=bool(ok) and not errors, findings=findings, text=text, errors=errors)
 
 
 def tables_with(folder: Path, **tables: str):
@@ -345,6 +377,60 @@ def tables_with(folder: Path, **tables: str):
     for name, text in tables.items():
         (folder / f"{name}.csv").write_text(text, encoding="utf-8")
     return load_tables(folder)
+
+
+class SimulatedPayer:
+    """The simulated payer with a fixed clock, driven the way the HTTP routes drive it."""
+
+    def __init__(self, folder, **settings) -> None:
+        values = {"data_dir": folder, "seed": 42, "denial_rate": 0.0, "line_denial_rate": 0.0}
+        self.settings = SimulatorSettings(**{**values, **settings})
+        self.store = Store(self.settings.database_path)
+        self.now = datetime.now(UTC).replace(microsecond=0)
+        self.icn = 100
+
+    def submit(self, make, *specs):
+        self.icn += 1
+        text = make.x837(list(specs), interchange_control_number=self.icn)
+        return receive_837(store=self.store, settings=self.settings, text=text, now=self.now)
+
+    def remit(self) -> list[str]:
+        seqs = remit_queued(store=self.store, settings=self.settings, now=self.now)
+        with self.store.transaction() as tx:
+            files = {f.seq: f.content for f in tx.remittances(after=0, limit=1000)}
+        return [files[seq] for seq in seqs]
+
+    def stats(self):
+        with self.store.transaction() as tx:
+            return tx.stats()
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@pytest.fixture
+def payer(tmp_path):
+    """Start simulated payers (each with its own store) with the given settings."""
+    payers = []
+
+    def start(**settings) -> SimulatedPayer:
+        payers.append(SimulatedPayer(tmp_path / f"payer{len(payers)}", **settings))
+        return payers[-1]
+
+    yield start
+    for p in payers:
+        p.close()
+
+
+MEMBERS_HEADER = "payer_id,member_id,plan,crossover_carrier_id,crossover_carrier_name\n"
+
+
+def table_folder(tmp_path, **tables: str):
+    folder = tmp_path / "tables"
+    folder.mkdir(exist_ok=True)
+    for name, text in tables.items():
+        (folder / f"{name}.csv").write_text(text, encoding="utf-8")
+    return folder
 
 
 class Make:

@@ -1,70 +1,13 @@
 """The payer's memory across submissions and 835s: accumulators, duplicates, voids,
 replacements, reprocessings, secondary claims and provider-level adjustments."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
-import pytest
-
 from claimflow_shared.x12 import read_segments
-from payer_simulator.clearinghouse import receive_837, remit_queued
-from payer_simulator.settings import SimulatorSettings
-from payer_simulator.store import Store
+from simulator.tests.conftest import MEMBERS_HEADER, table_folder
 
 D = Decimal
-
-
-class Payer:
-    """The simulated payer with a fixed clock, driven the way the HTTP routes drive it."""
-
-    def __init__(self, folder, **settings) -> None:
-        values = {"data_dir": folder, "seed": 42, "denial_rate": 0.0, "line_denial_rate": 0.0}
-        self.settings = SimulatorSettings(**{**values, **settings})
-        self.store = Store(self.settings.database_path)
-        self.now = datetime.now(UTC).replace(microsecond=0)
-        self.icn = 100
-
-    def submit(self, make, *specs):
-        self.icn += 1
-        text = make.x837(list(specs), interchange_control_number=self.icn)
-        return receive_837(store=self.store, settings=self.settings, text=text, now=self.now)
-
-    def remit(self) -> list[str]:
-        seqs = remit_queued(store=self.store, settings=self.settings, now=self.now)
-        with self.store.transaction() as tx:
-            files = {f.seq: f.content for f in tx.remittances(after=0, limit=1000)}
-        return [files[seq] for seq in seqs]
-
-    def stats(self):
-        with self.store.transaction() as tx:
-            return tx.stats()
-
-    def close(self) -> None:
-        self.store.close()
-
-
-@pytest.fixture
-def payer(tmp_path):
-    payers = []
-
-    def start(**settings) -> Payer:
-        payers.append(Payer(tmp_path / f"payer{len(payers)}", **settings))
-        return payers[-1]
-
-    yield start
-    for p in payers:
-        p.close()
-
-
-MEMBERS_HEADER = "payer_id,member_id,plan,crossover_carrier_id,crossover_carrier_name\n"
-
-
-def table_folder(tmp_path, **tables: str):
-    folder = tmp_path / "tables"
-    folder.mkdir(exist_ok=True)
-    for name, text in tables.items():
-        (folder / f"{name}.csv").write_text(text, encoding="utf-8")
-    return folder
 
 
 def clps(text: str) -> list[list[str]]:
