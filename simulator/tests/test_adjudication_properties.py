@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from payer_simulator.adjudication import PayerContext, adjudicate, reprocess
 from payer_simulator.benefits import BenefitState
 from payer_simulator.model import FORWARDED, Adjudication, reversal_of
-from payer_simulator.provider_adjustments import PayeeLedger, settle_payment
+from payer_simulator.provider_adjustments import HeldRecovery, PayeeLedger, settle_payment
 from payer_simulator.reader837 import (
     InterchangeReference,
     OtherPayerPaid,
@@ -236,11 +236,12 @@ def test_a_reversal_and_its_correction_net_to_the_change_in_payment(claim, conte
         max_size=8,
     ),
     balance=cents,
+    held=st.integers(0, 8),
     seed=st.integers(0, 2**32),
     payer_id=st.sampled_from(["SIMPAYER1", "SIMPAYER2"]),
 )
 def test_provider_adjustments_keep_every_payment_non_negative_and_balanced(
-    batch, balance, seed, payer_id
+    batch, balance, held, seed, payer_id
 ):
     items = []
     for claim, what in batch:
@@ -251,7 +252,11 @@ def test_provider_adjustments_keep_every_payment_non_negative_and_balanced(
             items.append(reversal_of(a))
         else:
             items.extend(reprocess(a, seed=seed, denial_rate=0.1, context=PayerContext()))
-    ledger = PayeeLedger(forward_balance=balance, forward_reference="T0" if balance else "")
+    ledger = PayeeLedger(
+        forward_balance=balance,
+        forward_reference="T0" if balance else "",
+        held_recoveries=tuple(HeldRecovery(f"OLD{i}", D(i + 1)) for i in range(held)),
+    )
     terms = TABLES.terms_for(payer_id)
 
     adjustments, after = settle_payment(
@@ -262,7 +267,14 @@ def test_provider_adjustments_keep_every_payment_non_negative_and_balanced(
     payment = paid - sum((p.amount for p in adjustments), D(0))
     assert payment >= 0
     assert after.forward_balance >= 0
+    assert len(adjustments) <= 6  # one PLB segment
+    assert all(p.amount for p in adjustments)
     # Money is neither made nor lost: what the payee owes afterwards is what it owed, less
     # what this payment took back, plus what it could not.
     forward = [p.amount for p in adjustments if p.reason == "FB"]
     assert after.forward_balance == balance - sum(forward, D(0))
+    # Held overpayments are either recouped now (WO, positive) or still held afterwards.
+    recouped = sum((p.amount for p in adjustments if p.reason == "WO" and p.amount > 0), D(0))
+    withheld = sum((-p.amount for p in adjustments if p.reason == "WO" and p.amount < 0), D(0))
+    before = sum((h.amount for h in ledger.held_recoveries), D(0))
+    assert sum((h.amount for h in after.held_recoveries), D(0)) == before - recouped + withheld

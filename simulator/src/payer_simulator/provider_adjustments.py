@@ -10,6 +10,12 @@ payee from one 835 to the next.
   the balance is taken from the payee's next payments (FB, positive).
 
 An 835 balances as BPR02 = sum of CLP04 - sum of PLB amounts, and BPR02 is never negative.
+
+One 835 carries at most six adjustments, one PLB segment: the TR3 lets PLB repeat, but
+pyx12's map allows its footer loop once, and every file must pass pyx12. So a file holds back
+at most two new overpayments (the others are recovered at once, netted in the file), recoups
+at most what slots remain of the held ones (the rest wait for a later 835), and reports
+interest per claim when it fits, else as one L6 total referencing the file's trace number.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ INTEREST = "L6"
 OVERPAYMENT_RECOVERY = "WO"
 FORWARD_BALANCE = "FB"
 _MAX_DAYS_LATE = 45
+MAX_ADJUSTMENTS = 6  # one PLB segment
+_MAX_NEW_HOLDS = 2
 
 
 @dataclass(frozen=True)
@@ -61,16 +69,25 @@ def settle_payment(
     trace_number: str,
 ) -> tuple[tuple[ProviderAdjustment, ...], PayeeLedger]:
     """The PLB adjustments of one 835 paying `items`, and the payee's ledger after it."""
-    adjustments = [
-        ProviderAdjustment(OVERPAYMENT_RECOVERY, held.reference, held.amount)
-        for held in ledger.held_recoveries
-    ]
-    adjustments += _interest(items, terms=terms, seed=seed, interest_rate=interest_rate)
-    held: list[HeldRecovery] = []
+    free = MAX_ADJUSTMENTS - 1  # one slot stays free for a forward balance
+    new_holds = []
     if terms.overpayment_recovery == "delayed":
-        for reference, amount in overpayments(items):
-            adjustments.append(ProviderAdjustment(OVERPAYMENT_RECOVERY, reference, -amount))
-            held.append(HeldRecovery(reference, amount))
+        new_holds = [HeldRecovery(ref, amount) for ref, amount in overpayments(items)]
+        new_holds = new_holds[:_MAX_NEW_HOLDS]
+    interest = _interest(items, terms=terms, seed=seed, interest_rate=interest_rate)
+    recoup_slots = max(0, free - len(new_holds) - (1 if interest else 0))
+    recouped = ledger.held_recoveries[:recoup_slots]
+    still_held = ledger.held_recoveries[recoup_slots:]
+    adjustments = [
+        ProviderAdjustment(OVERPAYMENT_RECOVERY, held.reference, held.amount) for held in recouped
+    ]
+    adjustments += [
+        ProviderAdjustment(OVERPAYMENT_RECOVERY, held.reference, -held.amount) for held in new_holds
+    ]
+    if len(interest) > free - len(adjustments):
+        total = sum((p.amount for p in interest), ZERO)
+        interest = [ProviderAdjustment(INTEREST, trace_number, total)]
+    adjustments += interest
     net = sum((a.paid for a in items), ZERO) - sum((a.amount for a in adjustments), ZERO)
     balance, reference = ledger.forward_balance, ledger.forward_reference
     if net > 0 and balance > 0:
@@ -83,7 +100,7 @@ def settle_payment(
     return tuple(adjustments), PayeeLedger(
         forward_balance=balance,
         forward_reference=reference if balance else "",
-        held_recoveries=tuple(held),
+        held_recoveries=(*still_held, *new_holds),
     )
 
 
@@ -105,6 +122,7 @@ def overpayments(items: Sequence[Adjudication]) -> list[tuple[str, Decimal]]:
 def _interest(
     items: Sequence[Adjudication], *, terms: PayerTerms, seed: int, interest_rate: float
 ) -> list[ProviderAdjustment]:
+    """L6 per claim that earns prompt-pay interest (a seeded share, a seeded delay)."""
     found = []
     for a in items:
         if a.reversal or a.denied or a.paid <= 0 or not interest_rate:
