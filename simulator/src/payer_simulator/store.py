@@ -170,14 +170,6 @@ class QueuedItem:
 
 
 @dataclass(frozen=True)
-class QueuedClaim:
-    claim_id: str
-    payer_id: str
-    billing_npi: str
-    adjudication: Adjudication
-
-
-@dataclass(frozen=True)
 class RemittanceFile:
     seq: int
     file_name: str
@@ -418,18 +410,6 @@ class Transaction:
             for row in reprocessed
         ]
         return items
-
-    def queued_claims(self) -> list[QueuedClaim]:
-        """The queued items as single adjudications (the last of each item)."""
-        return [
-            QueuedClaim(
-                item.claim_id or item.reprocessing_of,
-                item.payer_id,
-                item.billing_npi,
-                item.adjudications[-1],
-            )
-            for item in self.queued_items()
-        ]
 
     def payee_ledger(self, payer_id: str, billing_npi: str) -> PayeeLedger:
         row = self._conn.execute(
