@@ -40,6 +40,9 @@ def _testcontainers_infra() -> Iterator[Infrastructure]:
         yield Infrastructure(kafka.get_bootstrap_server(), external_database_url=url)
 
 
+POISON_PREFIX = "ETESTPOISON"
+
+
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infrastructure]:
     if _docker_available() and not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
@@ -73,6 +76,8 @@ def stack(infra: Infrastructure, tmp_path_factory) -> Iterator[Stack]:
             "OUTBOX_POLL_INTERVAL_S": "0.2",
             "ERA_POLL_INTERVAL_S": "0.3",
             "RETRY_MAX_BACKOFF_S": "2",
+            # Test-only fault injection (see claimflow_shared.runtime.faults).
+            "CLAIMFLOW_FAULTS": f"poison={POISON_PREFIX}",
         },
         simulator_env={
             "SIMULATOR_SEED": "42",

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from claimflow_cli.synthetic import encounter
 from claimflow_local.stack import Stack
@@ -103,3 +103,48 @@ async def read_topic(
 
 def event_json(record) -> dict:
     return json.loads(record.value)
+
+
+async def events_on(bootstrap: str, topic: str, tenants: set[str]) -> list[dict]:
+    """Every event of these tenants on a topic, read from the beginning to the end offsets
+    as they are now (broken messages other tests put there are skipped)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        metadata = await consumer._client.fetch_all_metadata()
+        partitions = [TopicPartition(topic, p) for p in metadata.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found = []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                for record in records:
+                    try:
+                        event = json.loads(record.value)
+                    except ValueError:
+                        continue
+                    if isinstance(event, dict) and event.get("tenant_id") in tenants:
+                        found.append(event)
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def simulator_receipts(stack: Stack) -> dict[str, dict[str, int]]:
+    """The payer simulator's own count of what arrived, per claim id."""
+    return await get_json(stack, "simulator", "/v1/receipts")
+
+
+async def metric(url: str, name: str, **labels: str) -> float:
+    """The sum of a Prometheus counter's samples matching these labels, from /metrics."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        text = (await client.get(f"{url}/metrics")).text
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        head, _, value = line.rpartition(" ")
+        if all(f'{k}="{v}"' in head for k, v in labels.items()):
+            total += float(value)
+    return total

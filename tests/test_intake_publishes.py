@@ -24,15 +24,6 @@ def _parse(record) -> dict:
     return event if isinstance(event, dict) else {}
 
 
-def _parse(record) -> dict:
-    """Other tests put deliberately broken messages on this topic."""
-    try:
-        event = json.loads(record.value)
-    except ValueError:
-        return {}
-    return event if isinstance(event, dict) else {}
-
-
 async def _events_for(bootstrap: str, tenant: str, want: int, timeout_s: float = 20) -> list:
     consumer = AIOKafkaConsumer(
         ENCOUNTER_DOCUMENTED.name,

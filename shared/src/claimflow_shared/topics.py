@@ -35,13 +35,13 @@ class Topic:
 
 ENCOUNTER_DOCUMENTED = Topic(
     "encounter.documented",
-    "1.0",
+    "1.1",
     m.EncounterDocumented,
     "An encounter's clinical documentation arrived and was accepted by intake.",
 )
 ENCOUNTER_CODED = Topic(
     "encounter.coded",
-    "1.0",
+    "1.1",
     m.EncounterCoded,
     "Final ICD-10-CM diagnoses and CPT/HCPCS lines were assigned.",
 )

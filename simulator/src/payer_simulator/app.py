@@ -168,6 +168,16 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
 
         return await asyncio.to_thread(read)
 
+    @app.get("/v1/receipts")
+    async def receipts(store: StoreDep) -> dict[str, dict[str, int]]:
+        """Claim id → how often it arrived, and in how many distinct interchanges."""
+
+        def read() -> dict[str, dict[str, int]]:
+            with store.transaction() as tx:
+                return tx.receipts()
+
+        return await asyncio.to_thread(read)
+
     @app.get("/health/live")
     async def live() -> dict[str, str]:
         return {"status": "ok"}

@@ -86,6 +86,9 @@ def receive_837(
     tables = load_tables(settings.tables_dir)
     with store.transaction() as tx:
         tx.count("claims_received", len(accepted_claims) + len(rejected_claims))
+        tx.note_receipt(
+            (c.claim_id for c in interchange.claims), interchange.control_number, now.isoformat()
+        )
         known = tx.submissions_of(c.claim_id for c in accepted_claims)
         entries: list[dict[str, str]] = []
         acks: list[ClaimAcknowledgment] = []

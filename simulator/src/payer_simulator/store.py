@@ -57,6 +57,12 @@ CREATE TABLE IF NOT EXISTS remittances (
     created_at TEXT NOT NULL,
     content TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS receipts (
+    claim_id TEXT NOT NULL,
+    interchange_control_number TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS receipts_claim ON receipts (claim_id);
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -484,6 +490,21 @@ class Transaction:
             (after, limit),
         ).fetchall()
         return [RemittanceFile(*row) for row in rows]
+
+    def note_receipt(self, claim_ids: Iterable[str], interchange: str, at: str) -> None:
+        """Every claim of every interchange that arrived, resends of the same file included."""
+        self._conn.executemany(
+            "INSERT INTO receipts VALUES (?, ?, ?)", [(c, interchange, at) for c in claim_ids]
+        )
+
+    def receipts(self) -> dict[str, dict[str, int]]:
+        """Per claim id: how often it arrived, and in how many distinct interchanges (ISA13).
+        The simulator's own count, for reconciling what the services say they sent."""
+        rows = self._conn.execute(
+            "SELECT claim_id, COUNT(*), COUNT(DISTINCT interchange_control_number) "
+            "FROM receipts GROUP BY claim_id"
+        )
+        return {claim: {"received": n, "interchanges": i} for claim, n, i in rows}
 
     def stats(self) -> dict[str, object]:
         counters = dict(self._conn.execute("SELECT name, value FROM counters").fetchall())

@@ -78,7 +78,7 @@ def test_claim_denied_lists_denial_reasons_remarks_and_category(sample_text):
     assert event.denied_amount == Decimal("915.39")
     assert [a.carc for a in event.adjustments] == ["16", "A7", "A7"]
     assert event.rarcs == ["N14"]
-    assert event.category == "missing-information"
+    assert event.category == "other"
     assert event.appealable is False
 
 

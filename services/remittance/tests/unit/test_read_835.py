@@ -214,8 +214,9 @@ def test_bad_amount_becomes_a_problem_and_reads_as_zero(era):
     remittance = read_835(era("CLP*A1*1*100*12,50**12*PCN1"))
 
     assert remittance.claims[0].paid == Decimal("0.00")
-    (problem,) = remittance.problems
+    (problem,) = [p for p in remittance.problems if p.kind == "invalid-amount"]
     assert problem.segment_id == "CLP"
+    assert problem.policy == "hold"
     assert "'12,50' is not an amount" in problem.message
 
 
@@ -223,7 +224,8 @@ def test_amount_with_three_decimals_is_rounded_half_up_and_reported(era):
     remittance = read_835(era("CLP*A1*1*100.005*100**12*PCN1"))
 
     assert remittance.claims[0].total_charge == Decimal("100.01")
-    assert "more than two decimals" in remittance.problems[0].message
+    (problem,) = [p for p in remittance.problems if p.kind == "rounded-amount"]
+    assert "more than two decimals" in problem.message
 
 
 def test_cas_reads_all_six_triplets_with_quantities(era):
@@ -239,10 +241,12 @@ def test_cas_reads_all_six_triplets_with_quantities(era):
 
 
 def test_unknown_cas_group_is_kept_and_reported(era):
-    remittance = read_835(era("CLP*A1*1*100*90**12*PCN1", "CAS*XX*45*10"))
+    remittance = read_835(era("CLP*A1*1*100*90**12*PCN1", "CAS*XX*45*10", total="90.00"))
 
     assert remittance.claims[0].adjustments[0].group == "XX"
-    assert "CAS01 group 'XX'" in remittance.problems[0].message
+    (problem,) = remittance.problems
+    assert (problem.kind, problem.policy) == ("unknown-code", "flag")
+    assert "CAS01 group 'XX'" in problem.message
 
 
 def test_line_without_service_date_takes_the_claim_statement_date(era):

@@ -3,6 +3,7 @@
 from claimflow_shared.events.envelope import EventEnvelope, SchemaVersion, new_event
 from claimflow_shared.events.models import (
     Address,
+    Amendment,
     BillingProvider,
     ClaimDenied,
     ClaimLine,
@@ -15,6 +16,8 @@ from claimflow_shared.events.models import (
     CodingQueryRaised,
     Coverage,
     CoveragePriority,
+    DocumentedCodeSystem,
+    DocumentedCoding,
     DocumentedDiagnosis,
     DocumentedProcedure,
     EncounterClass,
@@ -37,6 +40,7 @@ from claimflow_shared.events.models import (
 
 __all__ = [
     "Address",
+    "Amendment",
     "BillingProvider",
     "ClaimDenied",
     "ClaimLine",
@@ -49,6 +53,8 @@ __all__ = [
     "CodingQueryRaised",
     "Coverage",
     "CoveragePriority",
+    "DocumentedCodeSystem",
+    "DocumentedCoding",
     "DocumentedDiagnosis",
     "DocumentedProcedure",
     "EncounterClass",

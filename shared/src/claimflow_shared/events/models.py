@@ -122,14 +122,57 @@ class SourceDocument(Contract):
     document_id: str = Field(min_length=1, max_length=128)
 
 
+class DocumentedCodeSystem(StrEnum):
+    """Code systems a source may document in. Claims need ICD-10-CM, CPT and HCPCS (and
+    ICD-10-PCS, NDC on institutional and drug lines); coding maps the others to them:
+    SNOMED CT findings and procedures, CVX vaccines, LOINC lab tests, RxNorm drugs."""
+
+    SNOMED_CT = "SNOMED-CT"
+    ICD_10_CM = "ICD-10-CM"
+    ICD_10_PCS = "ICD-10-PCS"
+    CPT = "CPT"
+    HCPCS = "HCPCS"
+    CVX = "CVX"
+    LOINC = "LOINC"
+    RXNORM = "RxNorm"
+    NDC = "NDC"
+
+
+class DocumentedCoding(Contract):
+    """One code exactly as the source documented it, with the source's display text.
+
+    Added in encounter.documented 1.1. Why a list beside `code_system`/`code` rather than a
+    wider `code_system` enum: widening an enum breaks every consumer built against 1.0 (a
+    coding service that only knows ICD-10-CM would fail to decode a SNOMED CT diagnosis),
+    and the compatibility check rejects it. A 1.0 consumer sees the same diagnosis with its
+    free text and no claim code, which it already handles (it raises a coder query); a 1.1
+    consumer reads every documented coding (a FHIR CodeableConcept may carry several).
+    """
+
+    system: DocumentedCodeSystem
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z][0-9A-Za-z.-]*$")
+    display: str | None = Field(default=None, max_length=500)
+
+
 class DocumentedDiagnosis(Contract):
+    """A diagnosis as documented. `code` is set only when the source gave an ICD-10-CM code;
+    every documented coding (SNOMED CT, ICD-10-CM, ...) is in `codings`."""
+
     sequence: int = Field(ge=1, le=12)
     code_system: Literal["ICD-10-CM"] = "ICD-10-CM"
     code: str | None = Field(default=None, max_length=8, description="As documented, if any")
     text: str | None = Field(default=None, max_length=500)
+    codings: list[DocumentedCoding] = Field(
+        default_factory=list, max_length=10, description="Since 1.1: codings in any system"
+    )
 
 
 class DocumentedProcedure(Contract):
+    """A billable service as documented. `code_system`/`code` hold the claim-line code set
+    (CPT or HCPCS) and the code when the source gave one; when it documented the service
+    only in another system (SNOMED CT, CVX, ICD-10-PCS), `code` is empty, `code_system` is
+    the code set the line must be coded in, and `codings` carries what was documented."""
+
     sequence: int = Field(ge=1, le=50)
     code_system: ProcedureCodeSystem
     code: str | None = Field(default=None, max_length=5)
@@ -140,6 +183,36 @@ class DocumentedProcedure(Contract):
     diagnosis_sequences: list[int] = Field(
         default_factory=list, max_length=4, description="Documented diagnoses this supports"
     )
+    codings: list[DocumentedCoding] = Field(
+        default_factory=list, max_length=10, description="Since 1.1: codings in any system"
+    )
+
+
+class Amendment(Contract):
+    """This `encounter.documented` replaces an earlier revision of the same source document.
+
+    Added in 1.1. Amendments travel on `encounter.documented` itself rather than on a new
+    `encounter.amended` topic because the message key (`tenant:encounter`) then keeps an
+    amendment on the same partition, behind the revision it corrects: on a separate topic a
+    consumer lagging on one topic could apply the amendment before the original. The
+    encounter id stays the same; `revision` grows by one per accepted change, so a consumer
+    applies a revision only when it is newer than the one it holds (replays are no-ops). A
+    1.0 consumer ignores this field and sees a second event for an encounter it already
+    handled, which it already treats as a repeat.
+    """
+
+    revision: int = Field(ge=2, description="1 is the original document; each change adds 1")
+    supersedes_revision: int = Field(ge=1)
+    changed: list[str] = Field(
+        default_factory=list,
+        description="Payload fields that differ from the superseded revision (names only)",
+    )
+
+    @model_validator(mode="after")
+    def _supersedes_an_earlier_revision(self) -> Amendment:
+        if self.supersedes_revision >= self.revision:
+            raise ValueError("supersedes_revision must be earlier than revision")
+        return self
 
 
 class EncounterDocumented(Contract):
@@ -153,6 +226,9 @@ class EncounterDocumented(Contract):
     place_of_service: PlaceOfService = "11"
     diagnoses: list[DocumentedDiagnosis] = Field(min_length=1, max_length=12)
     procedures: list[DocumentedProcedure] = Field(min_length=1, max_length=50)
+    amendment: Amendment | None = Field(
+        default=None, description="Since 1.1: set when this revises an accepted document"
+    )
 
     @model_validator(mode="after")
     def _period_in_order(self) -> EncounterDocumented:

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from claimflow_shared.events.envelope import EventEnvelope
-from claimflow_shared.runtime import metrics
+from claimflow_shared.runtime import faults, metrics
 from claimflow_shared.runtime.broker import connection_kwargs
 from claimflow_shared.runtime.db import Database, describe_error, is_transient
 from claimflow_shared.runtime.loops import Backoff
@@ -252,6 +252,7 @@ class BatchConsumer:
                 await subscription.prefetch(uow=uow, events=[env for _, env in fresh])
             for record, envelope in fresh:
                 uow.cause = envelope
+                faults.poison_check(envelope.encounter_id)
                 await subscription.handle(uow=uow, event=envelope)
                 uow.stage(
                     InboxMessage,
@@ -265,6 +266,7 @@ class BatchConsumer:
                 )
                 uow.note(envelope, direction="consumed")
             uow.cause = None
+        faults.crash_point("after-consumer-commit")
         return len(fresh)
 
     async def _poisoned(self, subscription: Subscription, one: Decoded, exc: Exception) -> None:

@@ -1,4 +1,5 @@
-"""The CPT and HCPCS Level II codes the product knows, from `data/procedures.csv`.
+"""The CPT and HCPCS Level II codes the product knows: `data/procedures.csv` (CPT in our own
+words, a few HCPCS) and, for HCPCS Level II, the full CMS January 2026 file (`hcpcs.py`).
 
 CPT descriptors are AMA copyright, so the table carries only our own short wording.
 """
@@ -12,6 +13,7 @@ from functools import cache
 from importlib import resources
 from types import MappingProxyType
 
+from claimflow_coding.domain.hcpcs import hcpcs_code
 from claimflow_shared.codes import ProcedureCodeSystem, procedure_code
 
 # The code-set years the table was checked against.
@@ -81,6 +83,11 @@ def check_procedure(code_system: ProcedureCodeSystem, code: str) -> ProcedureChe
     except ValueError as exc:
         return ProcedureCheck(code_system, str(code).strip().upper(), False, None, str(exc))
     known = find_procedure(code_system, normalized)
+    if known is None and code_system is ProcedureCodeSystem.HCPCS:
+        # HCPCS Level II is public: the whole CMS file is known, not only our table.
+        entry = hcpcs_code(normalized)
+        if entry is not None:
+            return ProcedureCheck(code_system, normalized, True, entry.short, None)
     if known is None:
         problem = f"unknown {code_system.value} code: not in the product's procedure table"
         return ProcedureCheck(code_system, normalized, False, None, problem)

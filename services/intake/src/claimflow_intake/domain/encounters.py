@@ -1,11 +1,13 @@
-"""Accepting a documented encounter: identity, idempotency fingerprint, the outgoing event."""
+"""Accepting a documented encounter: identity, the content fingerprint, and the decision
+between a new encounter, a repeat of one already accepted, and an amendment of it."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 
-from claimflow_shared.events import EncounterDocumented
+from claimflow_shared.events import Amendment, EncounterDocumented
 
 
 def new_encounter_id() -> str:
@@ -13,8 +15,91 @@ def new_encounter_id() -> str:
 
 
 def fingerprint(encounter: EncounterDocumented) -> str:
-    """Same source document and same content → same fingerprint (a safe retry)."""
-    return hashlib.sha256(encounter.model_dump_json().encode()).hexdigest()
+    """Same source document and same content → same fingerprint (a safe retry).
+
+    The amendment marker is not content. Fields added in 1.1 count only when set, so a
+    document shaped as in 1.0 keeps the fingerprint it was stored with before 1.1."""
+    exclude: dict[str, object] = {"amendment": True}
+    for name in ("diagnoses", "procedures"):
+        bare = {
+            i: {"codings"} for i, item in enumerate(getattr(encounter, name)) if not item.codings
+        }
+        if bare:
+            exclude[name] = bare
+    return hashlib.sha256(encounter.model_dump_json(exclude=exclude).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """What intake keeps about an accepted source document (tenant, system, document id)."""
+
+    encounter_id: str
+    fingerprint: str
+    revision: int = 1
+    encounter: EncounterDocumented | None = None
+
+
+@dataclass(frozen=True)
+class NewEncounter:
+    encounter_id: str
+    event: EncounterDocumented
+    fingerprint: str
+    status: str = "accepted"
+
+
+@dataclass(frozen=True)
+class RepeatedDocument:
+    """The same document with the same content: nothing to publish."""
+
+    encounter_id: str
+    status: str = "duplicate"
+
+
+@dataclass(frozen=True)
+class AmendedDocument:
+    """The same document with changed content: publish `event` (revision + 1)."""
+
+    encounter_id: str
+    event: EncounterDocumented
+    fingerprint: str
+    revision: int
+    status: str = "amended"
+
+
+IntakeDecision = NewEncounter | RepeatedDocument | AmendedDocument
+
+
+def decide_intake(
+    *, encounter: EncounterDocumented, stored: StoredDocument | None
+) -> IntakeDecision:
+    """New document → new encounter; same content → repeat; changed content → amendment
+    carrying the next revision and the names of the fields that changed."""
+    print_ = fingerprint(encounter)
+    if stored is None:
+        return NewEncounter(
+            new_encounter_id(), encounter.model_copy(update={"amendment": None}), print_
+        )
+    if stored.fingerprint == print_:
+        return RepeatedDocument(stored.encounter_id)
+    revision = stored.revision + 1
+    amendment = Amendment(
+        revision=revision,
+        supersedes_revision=stored.revision,
+        changed=changed_fields(stored.encounter, encounter) if stored.encounter else [],
+    )
+    return AmendedDocument(
+        stored.encounter_id,
+        encounter.model_copy(update={"amendment": amendment}),
+        print_,
+        revision,
+    )
+
+
+def changed_fields(before: EncounterDocumented, after: EncounterDocumented) -> list[str]:
+    """Top-level payload fields whose content differs (names only, never values)."""
+    old = before.model_dump(mode="json", exclude={"amendment"})
+    new = after.model_dump(mode="json", exclude={"amendment"})
+    return [name for name in new if old.get(name) != new[name]]
 
 
 class DocumentConflict(ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from claimflow_remittance.domain.era import (
+from claimflow_remittance.domain.era_model import (
     ZERO,
     Adjustment,
     ClaimPayment,
@@ -17,6 +17,7 @@ from claimflow_remittance.domain.era import (
     Remittance,
     ServicePayment,
 )
+from claimflow_remittance.domain.problems import problem
 
 
 def check_balance(remittance: Remittance) -> list[Problem]:
@@ -40,7 +41,7 @@ def payment_balance(remittance: Remittance) -> list[Problem]:
         f"BPR02 {total} != Σ CLP04 {claims_paid} - Σ PLB {provider_adjusted}"
         f" = {expected} (off by {total - expected})"
     )
-    return [Problem(remittance.payment.position, "BPR", message)]
+    return [problem("file-out-of-balance", remittance.payment.position, "BPR", message)]
 
 
 def claim_balance(claim: ClaimPayment) -> list[Problem]:
@@ -50,7 +51,8 @@ def claim_balance(claim: ClaimPayment) -> list[Problem]:
     expected = claim.total_charge - claim_cas - line_cas
     if expected != claim.paid:
         problems.append(
-            Problem(
+            problem(
+                "claim-out-of-balance",
                 claim.position,
                 "CLP",
                 f"claim {claim.claim_id}: CLP03 {claim.total_charge} - Σ CAS"
@@ -61,7 +63,8 @@ def claim_balance(claim: ClaimPayment) -> list[Problem]:
         lines_paid = _sum(line.paid for line in claim.service_lines)
         if lines_paid - claim_cas != claim.paid:
             problems.append(
-                Problem(
+                problem(
+                    "claim-out-of-balance",
                     claim.position,
                     "CLP",
                     f"claim {claim.claim_id}: Σ SVC03 {lines_paid} - claim CAS {claim_cas}"
@@ -79,7 +82,7 @@ def line_balance(line: ServicePayment) -> list[Problem]:
         f"line {line.procedure.code or '?'}: SVC02 {line.charge} - Σ CAS {adjusted}"
         f" = {line.charge - adjusted}, but SVC03 is {line.paid}"
     )
-    return [Problem(line.position, "SVC", message)]
+    return [problem("line-out-of-balance", line.position, "SVC", message)]
 
 
 def _adjusted(adjustments: Iterable[Adjustment]) -> Decimal:

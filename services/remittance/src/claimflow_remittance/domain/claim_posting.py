@@ -9,13 +9,14 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict
 
 from claimflow_remittance.domain.denials import categorize_denial
-from claimflow_remittance.domain.era import ClaimPayment, Problem, Remittance
+from claimflow_remittance.domain.era_model import ClaimPayment, Problem, Remittance
 from claimflow_remittance.domain.events import (
     claim_denied_payload,
     patient_reasons,
     remittance_received_payload,
 )
 from claimflow_remittance.domain.posting import all_adjustments, post_claim_payment
+from claimflow_remittance.domain.problems import problem
 from claimflow_shared.events import (
     ClaimDenied,
     Patient,
@@ -99,7 +100,9 @@ def prepare_file(
                     prepare_claim_posting(remittance, payment, file_id=file_id, transaction=index)
                 )
             except ValueError as exc:
-                problems.append(Problem(payment.position, "CLP", f"not posted: {_reason(exc)}"))
+                problems.append(
+                    problem("not-postable", payment.position, "CLP", f"not posted: {_reason(exc)}")
+                )
     return prepared, problems
 
 

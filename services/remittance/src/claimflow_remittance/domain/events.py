@@ -10,7 +10,12 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from claimflow_remittance.domain.denials import DenialCategory, is_denial
-from claimflow_remittance.domain.era import Adjustment, ClaimPayment, Remittance, ServicePayment
+from claimflow_remittance.domain.era_model import (
+    Adjustment,
+    ClaimPayment,
+    Remittance,
+    ServicePayment,
+)
 from claimflow_remittance.domain.posting import Posting, all_adjustments
 from claimflow_shared.codes import AdjustmentGroup
 from claimflow_shared.events.models import (

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from claimflow_remittance.domain.denials import is_denial
-from claimflow_remittance.domain.era import ZERO, Adjustment, ClaimPayment, ServicePayment
+from claimflow_remittance.domain.era_model import ZERO, Adjustment, ClaimPayment, ServicePayment
 
 PostingStatus = Literal["paid", "partially-paid", "denied", "reversed"]
 
