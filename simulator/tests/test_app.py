@@ -204,7 +204,7 @@ async def test_body_that_is_not_x12_gets_422_with_a_reason(tmp_path):
 
 
 async def test_stats_count_claims_dollars_and_files(tmp_path, make):
-    specs = [make.spec(f"S-{i}", charges=("100.00",)) for i in range(10)]
+    specs = [make.spec(f"S-{i}", charges=("100.00",), member_id=f"M{i}") for i in range(10)]
 
     async with running(create_app(settings_for(tmp_path, denial_rate=0.5))) as client:
         await submit(client, make.x837(specs))
@@ -291,3 +291,30 @@ async def test_a_claim_id_repeated_inside_one_file_is_adjudicated_once(tmp_path,
 
     assert [c["status"] for c in body["claims"]] == ["accepted", "duplicate"]
     assert remitted_claim_ids(files) == Counter({"W-1": 1})
+
+
+async def test_reprocessed_claims_come_back_reversed_in_a_later_remittance_file(
+    tmp_path, make, pyx12_check, balance_errors
+):
+    settings = settings_for(tmp_path, reversal_rate=1.0, denial_rate=0.0, line_denial_rate=0.0)
+    specs = [make.spec(f"RV-{i}", member_id=f"M{i}") for i in range(3)]
+
+    async with running(create_app(settings)) as client:
+        await submit(client, make.x837(specs))
+        first = (await client.post("/v1/remittances/flush")).json()
+        second = (await client.post("/v1/remittances/flush")).json()
+        files = await all_remittances(client)
+        stats = (await client.get("/v1/stats")).json()
+
+    assert first == {"created": [1]} and second == {"created": [2]}
+    statuses = [
+        [seg.el(2) for seg in read_segments(f["content"]) if seg.id == "CLP"] for f in files
+    ]
+    paid_claims = sum(s == "1" for s in statuses[0])
+    reversals = sum(s == "22" for s in statuses[1])
+    assert paid_claims == 3 and reversals == stats["claims_reprocessed"] > 0
+    for f in files:
+        assert balance_errors(f["content"]) == []
+        verdict = pyx12_check(f["content"])
+        assert verdict.ok, verdict.explain()
+    assert stats["claims_queued"] == 0

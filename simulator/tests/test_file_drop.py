@@ -15,7 +15,10 @@ async def test_an_837_dropped_by_claims_is_answered_with_999_and_277ca(tmp_path)
     settings = SimulatorSettings(data_dir=tmp_path / "sim", seed=7)
     store = Store(settings.database_path)
     drop = FileDropClearinghouse(outbox=tmp_path / "out", inbox=tmp_path / "in")
-    content = build_837([ClaimSpec("CLM-1"), ClaimSpec("CLM-2")])
+    served = "20250105"  # before the fixed clock below, so both claims are accepted
+    content = build_837(
+        [ClaimSpec("CLM-1", service_date=served), ClaimSpec("CLM-2", service_date=served)]
+    )
     with pytest.raises(AcknowledgmentPending):
         await drop.submit(file_name="837P-000000101.x12", content=content)
     now = datetime(2025, 1, 20, tzinfo=UTC)
@@ -26,6 +29,7 @@ async def test_an_837_dropped_by_claims_is_answered_with_999_and_277ca(tmp_path)
     receipt = await drop.submit(file_name="837P-000000101.x12", content=content)
     assert "ST*999" in receipt.ack_999 and "AK9*A*1*1*1" in receipt.ack_999
     assert receipt.ack_277ca and "TRN*2*CLM-1" in receipt.ack_277ca
+    assert receipt.ack_277ca.count("STC*A2:20*") == 2
     assert (
         answer_file_drop(
             store=store, settings=settings, pickup=drop.outbox, dropoff=drop.inbox, now=now

@@ -83,3 +83,41 @@ def test_835_for_generated_institutional_claims_passes_pyx12_and_balances(
     assert verdict.ok, verdict.explain()
     assert balance_errors(remittance) == []
     assert "SVC*NU:0120" in remittance
+
+
+@pytest.mark.parametrize("claim_type", ["837P", "837I"])
+def test_cob_detail_and_pointers_read_back_from_generated_claims(claim_type):
+    writer, guide = WRITERS[claim_type]
+    claims = generate_claims(11, 80, claim_type)
+    text = writer(
+        claims,
+        envelope=Envelope("CLAIMFLOW", "PAYERSIM", 11, 11, "HC", guide, datetime(2025, 5, 1)),
+        submitter=Submitter("CLAIMFLOW", "CLAIMFLOW", "DESK", "6175550100"),
+        receiver=Receiver("PAYER SIM", "PAYERSIM"),
+    )
+    read = {claim.claim_id: claim for claim in read_837(text).claims}
+    with_cob = [c for c in claims if c.other_payers]
+    assert with_cob, "the factory makes COB claims"
+    for claim in with_cob:
+        got = read[claim.claim_id]
+        for mine, theirs in zip(got.other_payers, claim.other_payers, strict=True):
+            assert mine.payer_id == theirs.coverage.payer.payer_id
+            assert mine.responsibility in {"P", "S", "T"}
+            assert mine.paid == theirs.paid
+            assert sorted((a.group, a.reason, a.amount) for a in mine.adjustments) == sorted(
+                (a.group.value, a.carc, a.amount) for a in theirs.claim_adjustments
+            )
+            assert mine.remaining_patient_liability == theirs.remaining_patient_liability
+        for got_line, line in zip(got.service_lines, claim.lines, strict=True):
+            expected = [
+                (p.paid, sorted((a.group.value, a.carc, a.amount) for a in p.adjustments))
+                for other in claim.other_payers
+                for p in other.line_payments
+                if p.line_number == line.line_number
+            ]
+            assert [
+                (p.paid, sorted((a.group, a.reason, a.amount) for a in p.adjustments))
+                for p in got_line.prior_payments
+            ] == expected
+            if claim_type == "837P":
+                assert got_line.diagnosis_pointers == tuple(line.diagnosis_pointers)

@@ -1,4 +1,5 @@
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -6,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from claimflow_shared.x12 import read_segments
-from payer_simulator.adjudication import adjudicate
-from payer_simulator.reader837 import read_837
+from payer_simulator.adjudication import PayerContext, adjudicate, reprocess
+from payer_simulator.model import Adjustment, reversal_of
+from payer_simulator.provider_adjustments import ProviderAdjustment
+from payer_simulator.reader837 import OtherPayerPaid, read_837
 from payer_simulator.writer835 import (
     ClaimAcknowledgment,
     PayerIdentity,
@@ -68,7 +71,9 @@ def test_835_names_claims_lines_and_codes(make):
 
     clps = [s for s in found if s[0] == "CLP"]
     assert [s[1] for s in clps] == [a.claim.claim_id for a in adjudications]
-    assert {s[2] for s in clps} == {"1", "4"}
+    # Denied claims are reported processed (1) with nothing paid; 4 only for unknown patients.
+    assert "1" in {s[2] for s in clps} <= {"1", "4"}
+    assert any(s[2] == "1" and s[4] == "0" for s in clps)
     assert all(s[7] for s in clps)  # payer claim control number
     assert any(s[:2] == ["SVC", "HC:99213:25"] for s in found)
     assert ["N1", "PE", "RIVERSIDE FAMILY PRACTICE", "XX", "1234567893"] in found
@@ -204,3 +209,105 @@ def test_thousand_claims_adjudicate_and_write_quickly(make, balance_errors):
 
     print(f"\nadjudicate + write_835 for 1,000 claims: {elapsed * 1000:.0f} ms, {len(text)} bytes")
     assert balance_errors(text) == []
+
+
+def test_plb_adjustments_reduce_the_payment_and_come_after_the_claims(
+    make, pyx12_check, balance_errors
+):
+    adjudications = [adjudicate(c, seed=4, denial_rate=0.0) for c in make.claims(8)]
+    paid = sum((a.paid for a in adjudications), Decimal(0))
+    plb = [ProviderAdjustment("L6", "ICN1", Decimal("-2.50"))]
+    plb += [ProviderAdjustment("WO", f"ICN{i}", Decimal("1.00")) for i in range(2, 7)]
+
+    text = remit(adjudications, provider_adjustments=plb, fiscal_period_end=date(2025, 12, 31))
+
+    found = segments(text)
+    (plb_segment,) = [s for s in found if s[0] == "PLB"]
+    assert plb_segment[:5] == ["PLB", "1234567893", "20251231", "L6:ICN1", "-2.5"]
+    assert len(plb_segment) == 3 + 2 * 6
+    assert found.index(plb_segment) > max(i for i, s in enumerate(found) if s[0] == "CLP")
+    assert Decimal(next(s for s in found if s[0] == "BPR")[2]) == paid + Decimal("2.50") - 5
+    assert balance_errors(text) == []
+    verdict = pyx12_check(text)
+    assert verdict.ok, verdict.explain()
+
+
+def test_more_than_six_adjustments_take_more_plb_segments(make):
+    adjudications = [adjudicate(c, seed=4, denial_rate=0.0) for c in make.claims(8)]
+    plb = [ProviderAdjustment("WO", f"ICN{i}", Decimal("1.00")) for i in range(8)]
+
+    found = segments(remit(adjudications, provider_adjustments=plb))
+
+    assert [len(s) for s in found if s[0] == "PLB"] == [3 + 12, 3 + 4]
+
+
+def test_a_negative_payment_total_is_refused(make):
+    original = adjudicate(make.claim("NEG-1"), seed=4, denial_rate=0.0)
+    assert original.paid > 0
+
+    with pytest.raises(ValueError, match="forward"):
+        remit([reversal_of(original)])
+
+
+def test_reversal_and_correction_are_written_negated_then_anew_with_ref_f8(make, pyx12_check):
+    context = PayerContext(received_on=date(2025, 2, 1))
+    original = adjudicate(make.claim("RC-1"), seed=4, denial_rate=0.0, context=context)
+    reversal, correction = reprocess(original, seed=4, denial_rate=0.0, context=context)
+    filler = adjudicate(make.claim("RC-2", ("900.00",), member_id="OTHER"), seed=4, denial_rate=0.0)
+
+    text = remit([reversal, correction, filler])
+
+    found = segments(text)
+    first, second, _ = [s for s in found if s[0] == "CLP"]
+    assert first[2] == "22" and first[3].startswith("-") and first[7] == original.payer_claim_number
+    assert second[2] == "1" and second[7] == correction.payer_claim_number
+    assert ["REF", "F8", original.payer_claim_number] in found
+    assert ["DTM", "050", "20250201"] in found
+    assert any(s[0] == "SVC" and s[2].startswith("-") for s in found)
+    assert any(s[:2] == ["AMT", "B6"] and s[2].startswith("-") for s in found)
+    verdict = pyx12_check(text)
+    assert verdict.ok, verdict.explain()
+
+
+def test_crossover_names_the_carrier_in_nm1_tt_with_moa_ma18(make, pyx12_check):
+    gap = OtherPayerPaid("GAP77", None, responsibility="S", payer_name="GAP PLAN")
+    a = adjudicate(make.claim("XO-1", other_payers=(gap,)), seed=4, denial_rate=0.0)
+
+    found = segments(remit([a]))
+
+    assert ["NM1", "TT", "2", "GAP PLAN", "", "", "", "", "PI", "GAP77"] in found
+    assert ["MOA", "", "", "MA18"] in found
+    assert next(s for s in found if s[0] == "CLP")[2] == "19"
+
+
+def test_inpatient_claims_carry_mia_with_covered_days_and_remarks(make, pyx12_check):
+    claim = make.claim("INP-1", ("4000.00",), diagnoses=())
+    claim = replace(
+        claim,
+        claim_type="837I",
+        place_of_service="11",
+        statement_from=date(2025, 1, 2),
+        statement_to=date(2025, 1, 6),
+    )
+
+    text = remit([adjudicate(claim, seed=4, denial_rate=0.0)])
+
+    mia = next(s for s in segments(text) if s[0] == "MIA")
+    assert mia[1] == "4" and mia[5] == "MA130"
+    verdict = pyx12_check(text)
+    assert verdict.ok, verdict.explain()
+
+
+def test_a_reason_repeated_in_a_group_is_reported_once_with_the_sum(make):
+    a = adjudicate(make.claim("CAS-1", ("100.00",)), seed=4, denial_rate=0.0)
+    line = a.lines[0]
+    doubled = replace(
+        line,
+        adjustments=(*line.adjustments, Adjustment("CO", "45", Decimal("1.00"))),
+        paid=line.paid - 1,
+    )
+
+    found = segments(remit([replace(a, lines=(doubled,))]))
+
+    contractual = [s for s in found if s[:2] == ["CAS", "CO"]]
+    assert len(contractual) == 1 and contractual[0].count("45") == 1

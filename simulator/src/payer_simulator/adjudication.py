@@ -1,236 +1,307 @@
-"""Deterministic adjudication: the same seed and claim id always give the same remittance.
+"""Deterministic, table-driven adjudication: the same seed, tables, member state and claim
+always give the same remittance.
 
-Every draw comes from SHA-256 over (seed, claim id, what is drawn), never from Python's
-per-process randomised `hash()`, so a restarted simulator pays a claim exactly as before.
-All amounts are Decimal cents and balance the way an 835 must: per line
+In order: claim checks (unprocessable, no diagnosis, no primary payment on a secondary,
+duplicate) and the random claim denial deny the whole claim; line checks (timely filing,
+procedure code, prior authorization, medical policy, bundling) and the random line denial
+deny single lines; the other lines are priced under the payer's contract and the member pays
+a share under the benefit plan, or, on a secondary claim, the payer pays what the primary
+left to the patient. Every amount is Decimal cents and balances as an 835 must: per line
 charge - sum(CAS) = paid, per claim CLP03 - sum(CAS) = CLP04, CLP05 = sum(PR).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal
-from functools import cache
-from importlib.resources import files
-from typing import Protocol, TypeVar
 
-from claimflow_shared.codes import money
-from payer_simulator.reader837 import ServiceLine, SubmittedClaim
+from payer_simulator import benefits, cob
+from payer_simulator.draws import draw, pick, pick_one
+from payer_simulator.model import (
+    DENIED,
+    FORWARDED,
+    PROCESSED_AS_PRIMARY,
+    REVERSAL,
+    ZERO,
+    Adjudication,
+    Adjustment,
+    BenefitUse,
+    Denial,
+    LineAdjudication,
+    reversal_of,
+)
+from payer_simulator.payer_policy import (
+    PolicyContext,
+    claim_denial,
+    later_payers,
+    line_denials,
+    payer_rank,
+)
+from payer_simulator.pricing import HUNDRED, allowed_amount, contract_for
+from payer_simulator.reader837 import SubmittedClaim
+from payer_simulator.tables import Carrier, DenialReason, PayerTables, load_tables
 
-ZERO = Decimal("0.00")
-DENIED = "4"
+__all__ = [
+    "DENIED",
+    "REVERSAL",
+    "Adjudication",
+    "Adjustment",
+    "BenefitUse",
+    "LineAdjudication",
+    "PayerContext",
+    "adjudicate",
+    "denial_reasons",
+    "draw",
+    "payer_claim_number",
+    "reprocess",
+    "reversal_of",
+]
+
 # CLP02 for a processed claim follows the payer's place in coordination of benefits (SBR01).
 _PROCESSED_AS = {"P": "1", "S": "2", "T": "3"}
-# The share of a line's charge the simulated fee schedule allows, in basis points.
-_ALLOWED_MIN_BP = 5500
-_ALLOWED_SPAN_BP = 3000
-_COINSURANCE_AFTER_DEDUCTIBLE_PCT = 20
-# Unprocessable: claim totals disagree with the lines, or there are no lines.
-_UNPROCESSABLE_CARC = "16"
-_UNPROCESSABLE_RARC = "MA130"
+# The patient cannot be identified as the payer's insured: the one denial reported as CLP02 4.
+PATIENT_NOT_RECOGNIZED = frozenset({"31"})
+# Remark on a claim crossed over: its information was forwarded to the supplemental insurer.
+CROSSOVER_REMARK = "MA18"
+CONTRACTUAL = "45"
 
 
 @dataclass(frozen=True)
-class Adjustment:
-    group: str  # CAS01: CO contractual, PR patient responsibility
-    reason: str  # CARC
-    amount: Decimal
+class PayerContext:
+    """Everything besides the claim that adjudication depends on, as plain data."""
+
+    tables: PayerTables = field(default_factory=load_tables)
+    received_on: date | None = None  # None: timely filing is not checked
+    benefit_states: Mapping[int, benefits.BenefitState] = field(default_factory=dict)
+    is_duplicate: bool = False
+    line_denial_rate: float = 0.0
+    crossover_rate: float = 0.0
+    pricing_percent: Decimal = HUNDRED
 
 
-@dataclass(frozen=True)
-class LineAdjudication:
-    line: ServiceLine
-    allowed: Decimal
-    paid: Decimal
-    adjustments: tuple[Adjustment, ...]
-    remarks: tuple[str, ...] = ()  # RARCs, sent as LQ*HE
-
-    @property
-    def patient_responsibility(self) -> Decimal:
-        return sum((a.amount for a in self.adjustments if a.group == "PR"), ZERO)
-
-
-@dataclass(frozen=True)
-class Adjudication:
-    claim: SubmittedClaim
-    status: str  # CLP02
-    payer_claim_number: str  # CLP07
-    lines: tuple[LineAdjudication, ...]
-    claim_adjustments: tuple[Adjustment, ...] = ()
-    denial_reason: str = ""  # the CARC a denied claim was denied for
-
-    @property
-    def denied(self) -> bool:
-        return self.status == DENIED
-
-    @property
-    def charge(self) -> Decimal:
-        return self.claim.total_charge
-
-    @property
-    def paid(self) -> Decimal:
-        return sum((line.paid for line in self.lines), ZERO)
-
-    @property
-    def all_adjustments(self) -> list[Adjustment]:
-        found = list(self.claim_adjustments)
-        for line in self.lines:
-            found.extend(line.adjustments)
-        return found
-
-    @property
-    def patient_responsibility(self) -> Decimal:
-        return sum((a.amount for a in self.all_adjustments if a.group == "PR"), ZERO)
-
-
-class _Weighted(Protocol):
-    @property
-    def weight(self) -> int: ...
-
-
-_W = TypeVar("_W", bound=_Weighted)
-
-
-@dataclass(frozen=True)
-class DenialReason:
-    carc: str
-    rarcs: tuple[str, ...]
-    weight: int
-    meaning: str
-
-
-@dataclass(frozen=True)
-class BenefitDesign:
-    design: str  # none, copay, coinsurance, deductible
-    amounts: tuple[Decimal, ...]
-    weight: int
-    meaning: str
-
-
-def _read_table(name: str) -> list[dict[str, str]]:
-    text = files("payer_simulator").joinpath("data", name).read_text(encoding="utf-8")
-    return list(csv.DictReader(text.splitlines()))
-
-
-@cache
 def denial_reasons() -> tuple[DenialReason, ...]:
-    return tuple(
-        DenialReason(row["carc"], tuple(row["rarcs"].split()), int(row["weight"]), row["meaning"])
-        for row in _read_table("denial_reasons.csv")
-    )
+    """The packaged draw table of random whole-claim denials."""
+    return load_tables().claim_reasons()
 
 
-@cache
-def benefit_designs() -> tuple[BenefitDesign, ...]:
-    return tuple(
-        BenefitDesign(
-            row["design"],
-            tuple(money(a) for a in row["amounts"].split()),
-            int(row["weight"]),
-            row["meaning"],
-        )
-        for row in _read_table("benefit_designs.csv")
-    )
-
-
-def draw(seed: int, claim_id: str, *what: object) -> float:
-    """A uniform number in [0, 1) fixed by the seed, the claim id and what is being drawn."""
-    key = "\x1f".join(str(part) for part in (seed, claim_id, *what)).encode()
-    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
-
-
-def _pick(rows: Sequence[_W], u: float) -> _W:
-    target = u * sum(row.weight for row in rows)
-    for row in rows:
-        target -= row.weight
-        if target < 0:
-            return row
-    return rows[-1]
-
-
-def payer_claim_number(seed: int, claim_id: str) -> str:
-    digest = hashlib.sha256(f"{seed}\x1ficn\x1f{claim_id}".encode()).hexdigest()
+def payer_claim_number(seed: int, claim_id: str, generation: int = 0) -> str:
+    """CLP07: the payer's claim control number; a reprocessing gets a new one."""
+    key = f"{seed}\x1ficn\x1f{claim_id}" + (f"\x1f{generation}" if generation else "")
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return str(int(digest[:15], 16) % 10**14).zfill(14)
 
 
-def adjudicate(claim: SubmittedClaim, *, seed: int, denial_rate: float) -> Adjudication:
-    """Deny a `denial_rate` share of claims in full; pay the rest per line under a fee schedule."""
-    icn = payer_claim_number(seed, claim.claim_id)
-    if not claim.service_lines or claim.line_charge_total != claim.total_charge:
-        return _deny(claim, icn, _UNPROCESSABLE_CARC, (_UNPROCESSABLE_RARC,))
-    if draw(seed, claim.claim_id, "denial") < denial_rate:
-        reason = _pick(denial_reasons(), draw(seed, claim.claim_id, "denial-reason"))
-        rarcs = reason.rarcs
-        if rarcs:
-            rarcs = (rarcs[int(draw(seed, claim.claim_id, "rarc") * len(rarcs))],)
-        return _deny(claim, icn, reason.carc, rarcs)
-    return _pay(claim, icn, seed)
-
-
-def _deny(claim: SubmittedClaim, icn: str, carc: str, rarcs: tuple[str, ...]) -> Adjudication:
-    lines = tuple(
-        LineAdjudication(
-            line=line,
-            allowed=ZERO,
-            paid=ZERO,
-            adjustments=(Adjustment("CO", carc, line.charge),) if line.charge else (),
-            remarks=rarcs,
-        )
-        for line in claim.service_lines
-    )
-    unmatched = claim.total_charge - claim.line_charge_total
-    claim_adjustments = (Adjustment("CO", carc, unmatched),) if unmatched else ()
-    return Adjudication(
+def adjudicate(
+    claim: SubmittedClaim,
+    *,
+    seed: int,
+    denial_rate: float,
+    context: PayerContext | None = None,
+) -> Adjudication:
+    """Adjudicate one claim; see the module docstring for the order of the rules."""
+    ctx = context or PayerContext()
+    tables = ctx.tables
+    cid = claim.claim_id
+    policy = PolicyContext(tables, received_on=ctx.received_on, is_duplicate=ctx.is_duplicate)
+    contract = contract_for(tables, claim.payer_id, seed=seed)
+    processed_as = _PROCESSED_AS.get(claim.payer_responsibility, PROCESSED_AS_PRIMARY)
+    base = Adjudication(
         claim=claim,
-        status=DENIED,
-        payer_claim_number=icn,
+        status=processed_as,
+        payer_claim_number=payer_claim_number(seed, cid),
+        lines=(),
+        received_on=ctx.received_on,
+        contract=contract.contract,
+    )
+    denial = claim_denial(claim, policy)
+    if denial is None and draw(seed, cid, "denial") < denial_rate:
+        denial = _drawn_denial(tables.claim_reasons(), seed, cid, "denial")
+    if denial is not None:
+        return _deny_claim(base, denial)
+
+    denials = line_denials(claim, policy)
+    denials.update(_random_line_denial(claim, denials, ctx, seed))
+    if len(denials) == len(claim.service_lines):
+        first = denials[0]
+        lines = tuple(_denied_line(line, denials[i]) for i, line in enumerate(claim.service_lines))
+        remarks = _unique(r for d in denials.values() for r in d.claim_remarks)
+        return replace(base, lines=lines, denial_reason=first.carc, claim_remarks=remarks)
+
+    allowed = {
+        index: allowed_amount(line, claim, contract, tables, percent=ctx.pricing_percent)
+        for index, line in enumerate(claim.service_lines)
+        if index not in denials
+    }
+    if payer_rank(claim.payer_responsibility) > 1:
+        paid_lines, use, plan = _pay_as_later_payer(claim, allowed), (), ""
+    else:
+        paid_lines, use, plan = _pay_as_primary(claim, allowed, ctx, seed)
+    lines = tuple(
+        paid_lines[index] if index in paid_lines else _denied_line(line, denials[index])
+        for index, line in enumerate(claim.service_lines)
+    )
+    status = processed_as
+    remarks = [r for d in denials.values() for r in d.claim_remarks]
+    carrier = crossover_carrier(claim, ctx, seed)
+    if carrier is not None:
+        status = FORWARDED.get(status, status)
+        remarks.append(CROSSOVER_REMARK)
+    return replace(
+        base,
+        status=status,
+        lines=lines,
+        claim_remarks=_unique(remarks),
+        crossover_carrier=carrier,
+        benefit_use=use,
+        plan=plan,
+    )
+
+
+def crossover_carrier(claim: SubmittedClaim, ctx: PayerContext, seed: int) -> Carrier | None:
+    """Where the claim goes next: the next payer the 837 names (2320/2330B ranked after this
+    one), else the member's configured crossover, else, for a seeded share of members, the
+    payer's supplemental carrier."""
+    later = sorted(later_payers(claim), key=lambda o: payer_rank(o.responsibility))
+    if later:
+        nxt = later[0]
+        return Carrier(nxt.payer_id, nxt.payer_name or nxt.payer_id)
+    configured = ctx.tables.members.get((claim.payer_id, claim.member_id))
+    if configured is not None and configured.crossover_carrier is not None:
+        return configured.crossover_carrier
+    seeded = draw(seed, claim.payer_id, claim.member_id, "crossover") < ctx.crossover_rate
+    if payer_rank(claim.payer_responsibility) == 1 and seeded:
+        return ctx.tables.terms_for(claim.payer_id).crossover_carrier
+    return None
+
+
+def reprocess(
+    original: Adjudication,
+    *,
+    seed: int,
+    denial_rate: float,
+    context: PayerContext,
+) -> tuple[Adjudication, Adjudication]:
+    """The payer reprocesses a paid claim: the reversal of the original and the corrected
+    adjudication (repriced per a reprocessing reason, a new payer claim number, REF*F8 naming
+    the original's). `context` must hold the member state the original was adjudicated with."""
+    claim = original.claim
+    reason = pick(context.tables.reprocessing_reasons, draw(seed, claim.claim_id, "reprocess"))
+    corrected = adjudicate(
+        claim,
+        seed=seed,
+        denial_rate=denial_rate,
+        context=replace(context, pricing_percent=reason.allowed_percent),
+    )
+    corrected = replace(
+        corrected,
+        payer_claim_number=payer_claim_number(seed, claim.claim_id, generation=1),
+        original_claim_number=original.payer_claim_number,
+    )
+    return reversal_of(original, received_on=context.received_on), corrected
+
+
+# ---- pieces -------------------------------------------------------------------------------
+
+
+def _drawn_denial(reasons: tuple[DenialReason, ...], seed: int, subject: str, what: str) -> Denial:
+    reason = pick(reasons, draw(seed, subject, f"{what}-reason"))
+    rarcs = (pick_one(reason.rarcs, draw(seed, subject, f"{what}-rarc")),) if reason.rarcs else ()
+    return Denial(f"random_{reason.scope}_denial", "CO", reason.carc, rarcs, reason.claim_remarks)
+
+
+def _random_line_denial(
+    claim: SubmittedClaim, denials: Mapping[int, Denial], ctx: PayerContext, seed: int
+) -> dict[int, Denial]:
+    """A seeded share of claims with two or more payable lines has one of them denied."""
+    cid = claim.claim_id
+    payable = [i for i in range(len(claim.service_lines)) if i not in denials]
+    if len(payable) < 2 or draw(seed, cid, "line-denial") >= ctx.line_denial_rate:
+        return {}
+    reasons = ctx.tables.line_reasons()
+    if not reasons:
+        return {}
+    index = payable[min(int(draw(seed, cid, "line-denial-line") * len(payable)), len(payable) - 1)]
+    return {index: _drawn_denial(reasons, seed, cid, "line-denial")}
+
+
+def _deny_claim(base: Adjudication, denial: Denial) -> Adjudication:
+    claim = base.claim
+    lines = tuple(_denied_line(line, denial) for line in claim.service_lines)
+    unmatched = claim.total_charge - claim.line_charge_total
+    claim_adjustments = (Adjustment(denial.group, denial.carc, unmatched),) if unmatched else ()
+    return replace(
+        base,
+        status=DENIED if denial.carc in PATIENT_NOT_RECOGNIZED else base.status,
         lines=lines,
         claim_adjustments=claim_adjustments,
-        denial_reason=carc,
+        denial_reason=denial.carc,
+        claim_remarks=denial.claim_remarks,
     )
 
 
-def _pay(claim: SubmittedClaim, icn: str, seed: int) -> Adjudication:
-    cid = claim.claim_id
-    design = _pick(benefit_designs(), draw(seed, cid, "benefit-design"))
-    amount = (
-        design.amounts[int(draw(seed, cid, "benefit-amount") * len(design.amounts))]
-        if design.amounts
-        else ZERO
+def _denied_line(line, denial: Denial) -> LineAdjudication:
+    adjustments = (Adjustment(denial.group, denial.carc, line.charge),) if line.charge else ()
+    return LineAdjudication(
+        line=line,
+        allowed=ZERO,
+        paid=ZERO,
+        adjustments=adjustments,
+        remarks=denial.rarcs,
+        denial=denial.carc,
     )
-    deductible_left = amount if design.design == "deductible" else ZERO
-    copay_left = amount if design.design == "copay" else ZERO
-    lines = []
-    for index, line in enumerate(claim.service_lines):
-        share_bp = _ALLOWED_MIN_BP + int(draw(seed, cid, "allowed", index) * (_ALLOWED_SPAN_BP + 1))
-        allowed = max(ZERO, money(line.charge * share_bp / 10_000))
-        patient: list[Adjustment] = []
-        if design.design == "copay" and copay_left and allowed:
-            copay = min(copay_left, allowed)
-            copay_left -= copay
-            patient.append(Adjustment("PR", "3", copay))
-        elif design.design == "coinsurance":
-            patient.append(Adjustment("PR", "2", money(allowed * amount / 100)))
-        elif design.design == "deductible":
-            deductible = min(deductible_left, allowed)
-            deductible_left -= deductible
-            coinsurance = money((allowed - deductible) * _COINSURANCE_AFTER_DEDUCTIBLE_PCT / 100)
-            patient.extend([Adjustment("PR", "1", deductible), Adjustment("PR", "2", coinsurance)])
-        patient = [a for a in patient if a.amount]
-        contractual = line.charge - allowed
-        adjustments = ((Adjustment("CO", "45", contractual),) if contractual else ()) + tuple(
-            patient
+
+
+def _paid_line(line, allowed: Decimal, paid: Decimal, others: tuple[Adjustment, ...]):
+    contractual = line.charge - allowed
+    adjustments = ((Adjustment("CO", CONTRACTUAL, contractual),) if contractual else ()) + others
+    return LineAdjudication(line=line, allowed=allowed, paid=paid, adjustments=adjustments)
+
+
+def _pay_as_primary(
+    claim: SubmittedClaim, allowed: Mapping[int, Decimal], ctx: PayerContext, seed: int
+) -> tuple[dict[int, LineAdjudication], tuple[BenefitUse, ...], str]:
+    tables = ctx.tables
+    plan = benefits.member_plan(tables, claim, seed=seed)
+    member = benefits.member_key(claim)
+    priced = [
+        benefits.PricedLine(
+            index,
+            claim.service_lines[index],
+            amount,
+            benefits.service_year(claim.service_lines[index], claim, ctx.received_on),
         )
-        paid = allowed - sum((a.amount for a in patient), ZERO)
-        lines.append(
-            LineAdjudication(line=line, allowed=allowed, paid=paid, adjustments=adjustments)
+        for index, amount in allowed.items()
+    ]
+    states = {
+        year: ctx.benefit_states.get(year)
+        or benefits.starting_state(plan, seed=seed, member=member, year=year)
+        for year in {p.year for p in priced}
+    }
+    shares, use = benefits.cost_share(priced, claim=claim, plan=plan, tables=tables, states=states)
+    paid = {}
+    for item in priced:
+        patient = shares[item.index]
+        amount = item.allowed - sum((a.amount for a in patient), ZERO)
+        paid[item.index] = _paid_line(item.line, item.allowed, amount, patient)
+    return paid, use, plan.plan
+
+
+def _pay_as_later_payer(
+    claim: SubmittedClaim, allowed: Mapping[int, Decimal]
+) -> dict[int, LineAdjudication]:
+    outcomes = cob.prior_outcomes(claim)
+    paid = {}
+    for index, amount in allowed.items():
+        line = claim.service_lines[index]
+        pays, adjustments = cob.secondary_line_adjustments(line.charge, amount, outcomes[index])
+        paid[index] = LineAdjudication(
+            line=line, allowed=amount, paid=pays, adjustments=adjustments
         )
-    return Adjudication(
-        claim=claim,
-        status=_PROCESSED_AS.get(claim.payer_responsibility, "1"),
-        payer_claim_number=icn,
-        lines=tuple(lines),
-    )
+    return paid
+
+
+def _unique(codes) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(codes))

@@ -20,7 +20,15 @@ class FrontEndRejection:
     message: str
 
 
-def _billing_npi(claim: SubmittedClaim, received_on: date) -> FrontEndRejection | None:
+@dataclass(frozen=True)
+class FrontEndContext:
+    received_on: date
+    # Whether a payer claim number names a claim on file that may still be replaced or
+    # voided; None when the caller has no claims on file to look in.
+    original_on_file: Callable[[str], bool] | None = None
+
+
+def _billing_npi(claim: SubmittedClaim, ctx: FrontEndContext) -> FrontEndRejection | None:
     npi = claim.billing_provider_npi
     if len(npi) == 10 and npi.isdigit() and npi_check_digit(npi[:9]) == int(npi[9]):
         return None
@@ -28,7 +36,7 @@ def _billing_npi(claim: SubmittedClaim, received_on: date) -> FrontEndRejection 
     return FrontEndRejection(("A7", "562", "85"), "billing provider NPI fails the check digit")
 
 
-def _charges_balance(claim: SubmittedClaim, received_on: date) -> FrontEndRejection | None:
+def _charges_balance(claim: SubmittedClaim, ctx: FrontEndContext) -> FrontEndRejection | None:
     if claim.line_charge_total == claim.total_charge:
         return None
     # 400: claim is out of balance.
@@ -38,7 +46,7 @@ def _charges_balance(claim: SubmittedClaim, received_on: date) -> FrontEndReject
     )
 
 
-def _no_future_dates(claim: SubmittedClaim, received_on: date) -> FrontEndRejection | None:
+def _no_future_dates(claim: SubmittedClaim, ctx: FrontEndContext) -> FrontEndRejection | None:
     latest = max(
         (
             d
@@ -48,20 +56,48 @@ def _no_future_dates(claim: SubmittedClaim, received_on: date) -> FrontEndReject
         ),
         default=None,
     )
-    if latest is None or latest <= received_on:
+    if latest is None or latest <= ctx.received_on:
         return None
     # 187: date(s) of service.
     return FrontEndRejection(("A7", "187"), "date of service is after the date received")
 
 
-FRONT_END_EDITS: tuple[Callable[[SubmittedClaim, date], FrontEndRejection | None], ...] = (
+def _original_claim(claim: SubmittedClaim, ctx: FrontEndContext) -> FrontEndRejection | None:
+    """A replacement (7) or void (8) must name, in REF*F8, the payer claim number of a claim
+    the payer has on file and that was not voided or replaced already."""
+    if claim.frequency_code not in {"7", "8"}:
+        return None
+    number = claim.original_claim_number
+    # 464: payer assigned claim control number.
+    if not number:
+        return FrontEndRejection(
+            ("A6", "464"), "a replacement or void needs the original's payer claim number"
+        )
+    if ctx.original_on_file is not None and not ctx.original_on_file(number):
+        return FrontEndRejection(
+            ("A7", "464"),
+            "REF*F8 names no claim on file that can still be replaced or voided",
+        )
+    return None
+
+
+FRONT_END_EDITS: tuple[
+    Callable[[SubmittedClaim, FrontEndContext], FrontEndRejection | None], ...
+] = (
     _billing_npi,
     _charges_balance,
     _no_future_dates,
+    _original_claim,
 )
 
 
-def front_end_edits(claim: SubmittedClaim, *, received_on: date) -> list[FrontEndRejection]:
+def front_end_edits(
+    claim: SubmittedClaim,
+    *,
+    received_on: date,
+    original_on_file: Callable[[str], bool] | None = None,
+) -> list[FrontEndRejection]:
     """Every front-end edit the claim fails; an empty list lets it into adjudication."""
-    found = (edit(claim, received_on) for edit in FRONT_END_EDITS)
+    ctx = FrontEndContext(received_on, original_on_file)
+    found = (edit(claim, ctx) for edit in FRONT_END_EDITS)
     return [rejection for rejection in found if rejection is not None]

@@ -57,6 +57,29 @@ class InterchangeReference:
 
 
 @dataclass(frozen=True)
+class PriorAdjustment:
+    """A CAS triplet an earlier payer reported (2320 or 2430 of a COB claim)."""
+
+    group: str
+    reason: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PriorLinePayment:
+    """2430: what an earlier payer paid (SVD02) and adjusted (CAS) on one of our lines."""
+
+    payer_id: str
+    paid: Decimal
+    adjustments: tuple[PriorAdjustment, ...] = ()
+    remaining_patient_liability: Decimal | None = None  # AMT*EAF
+
+    @property
+    def patient_responsibility(self) -> Decimal:
+        return sum((a.amount for a in self.adjustments if a.group == "PR"), Decimal("0.00"))
+
+
+@dataclass(frozen=True)
 class ServiceLine:
     number: int
     qualifier: str
@@ -68,14 +91,22 @@ class ServiceLine:
     service_end_date: date | None = None
     line_control_number: str = ""
     revenue_code: str = ""  # SV201 on institutional lines
+    diagnosis_pointers: tuple[int, ...] = ()  # SV107, 1-based into the claim's diagnoses
+    prior_authorization: str = ""  # 2400 REF*G1
+    prior_payments: tuple[PriorLinePayment, ...] = ()
 
 
 @dataclass(frozen=True)
 class OtherPayerPaid:
-    """2320/2330B of a secondary claim: another payer and what it paid (AMT*D)."""
+    """2320/2330B of a COB claim: another payer, its place in the order of benefits (SBR01)
+    and, once it has adjudicated, what it paid (AMT*D) and adjusted (CAS)."""
 
     payer_id: str
     paid: Decimal | None
+    responsibility: str = ""  # SBR01 of loop 2320: P, S, T, ...
+    payer_name: str = ""
+    adjustments: tuple[PriorAdjustment, ...] = ()
+    remaining_patient_liability: Decimal | None = None  # AMT*EAF
 
 
 @dataclass(frozen=True)
@@ -106,6 +137,13 @@ class SubmittedClaim:
     statement_to: date | None = None
     original_claim_number: str = ""  # REF*F8 of a replacement or void
     other_payers: tuple[OtherPayerPaid, ...] = ()
+    prior_authorization: str = ""  # 2300 REF*G1
+
+    @property
+    def institutional_inpatient(self) -> bool:
+        """An 837I whose type of bill is an inpatient one (classification 1 or 2)."""
+        code = self.place_of_service
+        return self.claim_type == "837I" and len(code) == 2 and code[1] in {"1", "2"}
 
     @property
     def line_charge_total(self) -> Decimal:
@@ -188,6 +226,9 @@ class _Line:
     service_date: date | None = None
     service_end_date: date | None = None
     line_control_number: str = ""
+    pointers: tuple[int, ...] = ()
+    prior_authorization: str = ""
+    payments: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -201,7 +242,8 @@ class _Claim:
     diagnoses: list[str] = field(default_factory=list)
     statement: tuple[date, date] | None = None
     original_claim_number: str = ""
-    other_payers: list[dict[str, str]] = field(default_factory=list)
+    other_payers: list[dict] = field(default_factory=list)
+    prior_authorization: str = ""
 
 
 class _Reader:
@@ -413,9 +455,15 @@ class _Reader:
             self.subscriber["responsibility"] = seg.el(1)
             self.subscriber["filing"] = seg.el(9)
         elif sid == "SBR" and self.claim is not None and self.line is None:
-            self.claim.other_payers.append({"responsibility": seg.el(1)})
+            self.claim.other_payers.append({"responsibility": seg.el(1), "adjustments": []})
         elif sid == "AMT" and seg.el(1) == "D" and self.claim and self.claim.other_payers:
             self.claim.other_payers[-1]["paid"] = seg.el(2)
+        elif sid == "AMT" and seg.el(1) == "EAF" and self.claim is not None:
+            self._cob_target()["eaf"] = seg.el(2)
+        elif sid == "CAS" and self.claim is not None:
+            self._cob_target().setdefault("adjustments", []).extend(_cas_triplets(seg))
+        elif sid == "SVD" and self.line is not None:
+            self.line.payments.append({"payer_id": seg.el(1), "paid": seg.el(2), "adjustments": []})
         elif sid == "DMG" and self.claim is None:
             (self.patient if self.patient is not None else self.subscriber)["dob"] = seg.el(2)
         elif sid == "HI" and self.claim is not None:
@@ -437,6 +485,15 @@ class _Reader:
             self._on_sv1(seg)
         elif sid == "DTP" and seg.el(1) == "472" and self.line is not None:
             self._on_service_date(seg)
+
+    def _cob_target(self) -> dict:
+        """Where a CAS or AMT*EAF of a COB claim belongs: the open 2430 loop of the line,
+        else the open 2320 loop; a stray one lands in a scratch dict and is ignored."""
+        if self.line is not None and self.line.payments:
+            return self.line.payments[-1]
+        if self.claim is not None and self.claim.other_payers and self.line is None:
+            return self.claim.other_payers[-1]
+        return {}
 
     def _on_hl(self, seg: Segment) -> None:
         self._finish_claim()
@@ -478,6 +535,7 @@ class _Reader:
             # 2310x/2330x loops: providers, other subscribers; 2330B names another payer.
             if entity == "PR" and self.claim.other_payers and self.line is None:
                 self.claim.other_payers[-1]["payer_id"] = seg.el(9)
+                self.claim.other_payers[-1]["payer_name"] = seg.el(3)
             return
         assert self.ts is not None
         if entity == "41" and not self.hl_level:
@@ -556,10 +614,16 @@ class _Reader:
 
     def _on_ref(self, seg: Segment) -> None:
         claim = self.claim
-        if claim is not None and self.line is None and seg.el(1) == "F8" and not claim.other_payers:
-            claim.original_claim_number = seg.el(2)
-        if self.line is not None and seg.el(1) == "6R":
-            self.line.line_control_number = seg.el(2)
+        if claim is not None and self.line is None and not claim.other_payers:
+            if seg.el(1) == "F8":
+                claim.original_claim_number = seg.el(2)
+            elif seg.el(1) == "G1":
+                claim.prior_authorization = seg.el(2)
+        if self.line is not None and not self.line.payments:
+            if seg.el(1) == "6R":
+                self.line.line_control_number = seg.el(2)
+            elif seg.el(1) == "G1":
+                self.line.prior_authorization = seg.el(2)
         elif self.billing and self.claim is None and self.hl_level == "20" and seg.el(1) == "EI":
             self.billing["tax_id"] = seg.el(2)
 
@@ -628,6 +692,8 @@ class _Reader:
             )
         self._check_amount(seg, 2, "2400", "SV102 line charge")
         self._check_amount(seg, 4, "2400", "SV104 units")
+        pointers = _split_any(seg.el(7), seg.delimiters.component) if seg.el(7) else []
+        self.line.pointers = tuple(int(p) for p in pointers if p.isdigit())
 
     def _on_service_date(self, seg: Segment) -> None:
         assert self.line is not None
@@ -782,9 +848,15 @@ class _Reader:
             statement_from=claim.statement[0] if claim.statement else None,
             statement_to=claim.statement[1] if claim.statement else None,
             original_claim_number=claim.original_claim_number,
+            prior_authorization=claim.prior_authorization,
             other_payers=tuple(
                 OtherPayerPaid(
-                    payer_id=other.get("payer_id", ""), paid=parse_amount(other.get("paid", ""))
+                    payer_id=other.get("payer_id", ""),
+                    paid=parse_amount(other.get("paid", "")),
+                    responsibility=other.get("responsibility", ""),
+                    payer_name=other.get("payer_name", ""),
+                    adjustments=tuple(other.get("adjustments", ())),
+                    remaining_patient_liability=parse_amount(other.get("eaf", "")),
                 )
                 for other in claim.other_payers
             ),
@@ -814,6 +886,8 @@ def _build_line(line: _Line, statement: tuple[date, date] | None) -> ServiceLine
             or (statement[1] if statement and not line.service_date else None),
             line_control_number=line.line_control_number,
             revenue_code=sv2.el(1),
+            prior_authorization=line.prior_authorization,
+            prior_payments=_prior_payments(line),
         )
     sv1 = line.sv1
     assert sv1 is not None
@@ -828,7 +902,32 @@ def _build_line(line: _Line, statement: tuple[date, date] | None) -> ServiceLine
         service_date=line.service_date,
         service_end_date=line.service_end_date,
         line_control_number=line.line_control_number,
+        diagnosis_pointers=line.pointers,
+        prior_authorization=line.prior_authorization,
+        prior_payments=_prior_payments(line),
     )
+
+
+def _prior_payments(line: _Line) -> tuple[PriorLinePayment, ...]:
+    return tuple(
+        PriorLinePayment(
+            payer_id=payment["payer_id"],
+            paid=parse_amount(payment["paid"]) or Decimal("0.00"),
+            adjustments=tuple(payment.get("adjustments", ())),
+            remaining_patient_liability=parse_amount(payment.get("eaf", "")),
+        )
+        for payment in line.payments
+    )
+
+
+def _cas_triplets(cas: Segment) -> list[PriorAdjustment]:
+    """CAS02-CAS19: up to six reason/amount/quantity triplets under the group in CAS01."""
+    found = []
+    for start in range(2, 20, 3):
+        reason, amount = cas.el(start), parse_amount(cas.el(start + 1))
+        if reason and amount is not None:
+            found.append(PriorAdjustment(cas.el(1), reason, amount))
+    return found
 
 
 def _split_any(raw: str, component: str) -> list[str]:

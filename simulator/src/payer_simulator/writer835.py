@@ -10,8 +10,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from payer_simulator.adjudication import Adjudication, Adjustment
 from payer_simulator.edi import Delimiters, Envelope, render, wrap_interchange
+from payer_simulator.model import Adjudication, Adjustment
+from payer_simulator.provider_adjustments import ProviderAdjustment
 from payer_simulator.reader837 import (
     Interchange837,
     ProblemScope,
@@ -24,6 +25,8 @@ DELIMITERS = Delimiters()
 _COMPONENT = DELIMITERS.component
 _RESERVED = str.maketrans({c: " " for c in "*:^~\r\n"})
 _MAX_CAS_TRIPLETS = 6
+_MAX_PLB_PAIRS = 6
+_MAX_MOA_REMARKS = 5  # MOA03-MOA07
 # CLP06 takes fewer codes than SBR09: commercial, Blue Cross and FEP plans have no own code.
 _CLAIM_FILING_FOR_835 = {"CI": "15", "BL": "12", "FI": "OF", "11": "ZZ"}
 _CLP06_CODES = frozenset(
@@ -112,10 +115,19 @@ def write_835(
     receiver_id: str = "CLAIMFLOW",
     created_at: datetime | None = None,
     usage: str = "P",
+    provider_adjustments: Sequence[ProviderAdjustment] = (),
+    fiscal_period_end: date | None = None,
 ) -> str:
-    """One 835 paying `adjudications` to one payee; BPR02 equals the sum of CLP04."""
+    """One 835 paying `adjudications` (reversals and corrections included, in order) to one
+    payee; BPR02 = sum of CLP04 - sum of the PLB amounts, which must not be negative."""
     created_at = created_at or datetime.now(UTC)
-    total = sum((a.paid for a in adjudications), Decimal("0.00"))
+    total = sum((a.paid for a in adjudications), Decimal("0.00")) - sum(
+        (p.amount for p in provider_adjustments), Decimal("0.00")
+    )
+    if total < 0:
+        raise ValueError(
+            f"payment total {total} is negative: carry the balance forward with PLB FB"
+        )
     body: list[list[str]] = [
         ["ST", "835", transaction_set_control_number],
         _bpr(total, payer, payee_npi, payment_date, payment_method),
@@ -138,6 +150,8 @@ def write_835(
         body.append(["LX", "1"])
     for adjudication in adjudications:
         body.extend(_claim_payment(adjudication))
+    period_end = fiscal_period_end or date(payment_date.year, 12, 31)
+    body.extend(_plb(provider_adjustments, payee_npi, period_end))
     return _interchange(
         functional_id="HP",
         version="005010X221A1",
@@ -221,10 +235,21 @@ def _claim_payment(a: Adjudication) -> list[list[str]]:
                 x12_text(claim.member_id, 80),
             ]
         )
+    if a.crossover_carrier is not None:
+        carrier = a.crossover_carrier
+        name = x12_text(carrier.name) or "CROSSOVER CARRIER"
+        segments.append(
+            ["NM1", "TT", "2", name, "", "", "", "", "PI", x12_text(carrier.payer_id, 80)]
+        )
+    segments.extend(_claim_adjudication_info(a))
+    if a.original_claim_number:
+        segments.append(["REF", "F8", x12_text(a.original_claim_number, 50)])
     dates = sorted(d for line in claim.service_lines for d in _line_dates(line))
     if dates:
         segments.append(["DTM", "232", _d8(dates[0])])
         segments.append(["DTM", "233", _d8(dates[-1])])
+    if a.received_on is not None:
+        segments.append(["DTM", "050", _d8(a.received_on)])
     for line in a.lines:
         service = line.line
         if service.procedure_code:
@@ -233,7 +258,7 @@ def _claim_payment(a: Adjudication) -> list[list[str]]:
             # An institutional line billed by revenue code alone is reported under NU.
             parts = ("NU", service.revenue_code)
         procedure = _COMPONENT.join(x12_text(part, 48) for part in parts)
-        svc = ["SVC", procedure, x12_amount(service.charge), x12_amount(line.paid)]
+        svc = ["SVC", procedure, x12_amount(line.charge), x12_amount(line.paid)]
         revenue = service.revenue_code if service.procedure_code else ""
         if service.units != 1 or revenue:
             svc += [x12_text(revenue, 4), x12_amount(service.units)]
@@ -249,6 +274,40 @@ def _claim_payment(a: Adjudication) -> list[list[str]]:
         if not a.denied:
             segments.append(["AMT", "B6", x12_amount(line.allowed)])
         segments.extend(["LQ", "HE", remark] for remark in line.remarks)
+    return segments
+
+
+def _claim_adjudication_info(a: Adjudication) -> list[list[str]]:
+    """MIA for an inpatient institutional claim (covered days, remarks in MIA05 and MIA20-23);
+    MOA for any other claim with claim-level remarks (MOA03-07)."""
+    remarks = list(a.claim_remarks)
+    claim = a.claim
+    if claim.institutional_inpatient:
+        days = 0
+        if claim.statement_from and claim.statement_to:
+            days = max((claim.statement_to - claim.statement_from).days, 1)
+        mia = ["MIA", str(days), *[""] * 23]
+        for position, remark in zip((5, 20, 21, 22, 23), remarks, strict=False):
+            mia[position] = remark
+        return [mia]
+    if remarks:
+        return [["MOA", "", "", *remarks[:_MAX_MOA_REMARKS]]]
+    return []
+
+
+def _plb(
+    adjustments: Sequence[ProviderAdjustment], payee_npi: str, period_end: date
+) -> list[list[str]]:
+    """PLB segments, at most six adjustment identifier/amount pairs each."""
+    segments = []
+    for start in range(0, len(adjustments), _MAX_PLB_PAIRS):
+        plb = ["PLB", x12_text(payee_npi, 50), _d8(period_end)]
+        for item in adjustments[start : start + _MAX_PLB_PAIRS]:
+            identifier = item.reason
+            if item.reference:
+                identifier += _COMPONENT + x12_text(item.reference, 50)
+            plb += [identifier, x12_amount(item.amount)]
+        segments.append(plb)
     return segments
 
 
@@ -270,17 +329,21 @@ def _line_dates(line: ServiceLine) -> list[date]:
 
 
 def _cas(adjustments: Iterable[Adjustment]) -> list[list[str]]:
-    """One CAS per group code, at most six reason/amount pairs each, as the guide requires."""
-    by_group: dict[str, list[Adjustment]] = {}
+    """One CAS per group code, at most six reason/amount pairs each, as the guide requires;
+    a reason repeated within a group is reported once with the amounts added."""
+    by_group: dict[str, dict[str, Decimal]] = {}
     for adjustment in adjustments:
-        if adjustment.amount:
-            by_group.setdefault(adjustment.group, []).append(adjustment)
+        reasons = by_group.setdefault(adjustment.group, {})
+        reasons[adjustment.reason] = reasons.get(adjustment.reason, Decimal("0.00")) + (
+            adjustment.amount
+        )
     segments = []
-    for group, items in by_group.items():
+    for group, reasons in by_group.items():
+        items = [(reason, amount) for reason, amount in reasons.items() if amount]
         for start in range(0, len(items), _MAX_CAS_TRIPLETS):
             cas = ["CAS", group]
-            for item in items[start : start + _MAX_CAS_TRIPLETS]:
-                cas += [item.reason, x12_amount(item.amount), ""]
+            for reason, amount in items[start : start + _MAX_CAS_TRIPLETS]:
+                cas += [reason, x12_amount(amount), ""]
             segments.append(cas)
     return segments
 
