@@ -43,7 +43,11 @@ def test_icd10cm_codes_are_normalised_without_the_dot():
     assert Sample(icd="e11.9").icd == "E119"
 
 
-@pytest.mark.parametrize("bad", ["U07.1", "E1", "12345", "E11.9999999"])
+def test_special_purpose_u_codes_such_as_covid_19_are_codes():
+    assert Sample(icd="U07.1").icd == "U071"
+
+
+@pytest.mark.parametrize("bad", ["E1", "12345", "E11.9999999", "1E1.0"])
 def test_malformed_icd10cm_codes_are_rejected(bad):
     with pytest.raises(ValidationError, match="ICD-10-CM"):
         Sample(icd=bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,9 @@ from claimflow_local.stack import SERVICES, Stack, service_of
 class StackClient:
     def __init__(self, stack: Stack, timeout: float = 30.0) -> None:
         self.stack = stack
-        self.http = httpx.Client(timeout=timeout)
+        # With keys on, an operator key (CLAIMFLOW_API_KEY) lets the CLI act for any tenant.
+        key = os.environ.get("CLAIMFLOW_API_KEY")
+        self.http = httpx.Client(timeout=timeout, headers={"X-API-Key": key} if key else {})
 
     def __enter__(self) -> StackClient:
         return self

@@ -15,6 +15,12 @@ from claimflow_cli import demo as demo_run
 from claimflow_cli import local
 from claimflow_cli.client import StackClient
 from claimflow_local.stack import SERVICES, parse_replicas
+from claimflow_shared.runtime.tenancy import (
+    InvalidKeySpec,
+    hash_api_key,
+    make_api_key,
+    new_api_key,
+)
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -148,6 +154,42 @@ def docs(
     """Write the AsyncAPI document of every service."""
     for path in local.write_asyncapi(out):
         console.print(f"wrote {path}")
+
+
+keys_app = typer.Typer(help="API keys: each has a name, a role and a tenant.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str | None, typer.Option(help="The tenant the key acts for")] = None,
+    role: Annotated[str, typer.Option(help="tenant, or operator for operator views")] = "tenant",
+    name: Annotated[str | None, typer.Option(help="Who holds it, for the audit trail")] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="Key file the services read (default: the local stack's)")
+    ] = None,
+) -> None:
+    """Create an API key: printed once, only its hash is stored (in the services' key file)."""
+    key = new_api_key()
+    try:
+        entry = make_api_key(
+            name=name or (tenant if role == "tenant" and tenant else f"{role}-{key[4:10]}"),
+            role=role,  # type: ignore[arg-type]
+            tenant_id=tenant,
+            digest=hash_api_key(key),
+        )
+    except InvalidKeySpec as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    path = file or _home() / "api-keys"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as keys:
+        keys.write(entry.entry() + "\n")
+    path.chmod(0o600)
+    console.print(
+        f"key {entry.name!r} ({entry.role}, tenant {entry.tenant_id or '*'}) stored as a hash "
+        f"in {path}; the key itself is shown once:"
+    )
+    print(key)
 
 
 dlq_app = typer.Typer(help="Inspect and replay dead letters.")

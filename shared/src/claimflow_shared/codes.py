@@ -39,7 +39,8 @@ Money = Annotated[
     Field(json_schema_extra={"format": "decimal", "pattern": r"^-?\d+(\.\d{1,2})?$"}),
 ]
 
-_ICD10CM = re.compile(r"^[A-TV-Z][0-9][0-9AB][0-9A-TV-Z]{0,4}$")
+# U00-U85 are codes for special purposes; the tabular holds U07.1 (COVID-19) and U09.9.
+_ICD10CM = re.compile(r"^[A-Z][0-9][0-9AB][0-9A-Z]{0,4}$")
 _CPT = re.compile(r"^[0-9]{4}[0-9FTU]$")
 _HCPCS = re.compile(r"^[A-V][0-9]{4}$")
 _MODIFIER = re.compile(r"^[0-9A-Z]{2}$")

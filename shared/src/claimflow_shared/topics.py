@@ -81,6 +81,12 @@ PATIENT_BALANCE_DUE = Topic(
     m.PatientBalanceDue,
     "After posting, the patient owes a balance (deductible, coinsurance, copay).",
 )
+DENIAL_WORKED = Topic(
+    "denial.worked",
+    "1.0",
+    m.DenialWorked,
+    "A biller acted on a denial: correct and resubmit, appeal, write off or bill the patient.",
+)
 
 TOPICS: dict[str, Topic] = {
     t.event_type: t
@@ -93,6 +99,7 @@ TOPICS: dict[str, Topic] = {
         REMITTANCE_RECEIVED,
         CLAIM_DENIED,
         PATIENT_BALANCE_DUE,
+        DENIAL_WORKED,
     )
 }
 TOPICS_BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS.values()}

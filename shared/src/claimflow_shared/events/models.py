@@ -393,3 +393,35 @@ class PatientBalanceDue(Contract):
     patient: Patient
     amount: Money
     reasons: list[RemittanceAdjustment] = Field(default_factory=list)
+
+
+class DenialAction(StrEnum):
+    """What a biller decided to do about a denied claim in the denial work queue."""
+
+    CORRECT_AND_RESUBMIT = "correct-and-resubmit"
+    APPEAL = "appeal"
+    WRITE_OFF = "write-off"
+    BILL_PATIENT = "bill-patient"
+
+
+class LineCorrection(Contract):
+    """A change to one line of the claim, for a corrected (frequency 7) claim."""
+
+    line_number: int = Field(ge=1, le=50)
+    code: str | None = None
+    modifiers: list[Modifier] | None = Field(default=None, max_length=4)
+    units: int | None = Field(default=None, ge=1, le=999)
+    diagnosis_pointers: list[int] | None = Field(default=None, min_length=1, max_length=4)
+
+
+class DenialWorked(Contract):
+    """A biller acted on a denied claim: claims sends the corrected claim (frequency 7),
+    records the appeal, or closes the claim written off or billed to the patient."""
+
+    claim_id: ClaimId
+    action: DenialAction
+    payer_claim_number: str | None = None
+    reason: str = Field(min_length=1, max_length=500)
+    worked_by: str = Field(min_length=1, max_length=128, description="The authenticated principal")
+    corrections: list[LineCorrection] = Field(default_factory=list, max_length=50)
+    amount: Money | None = Field(default=None, description="Written off or billed, if any")

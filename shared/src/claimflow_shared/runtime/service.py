@@ -32,7 +32,7 @@ from claimflow_shared.runtime.logs import configure_logging
 from claimflow_shared.runtime.outbox import OutboxRelay
 from claimflow_shared.runtime.settings import ServiceSettings
 from claimflow_shared.runtime.tables import TimelineEntry
-from claimflow_shared.runtime.tenancy import TenantDep, parse_api_keys
+from claimflow_shared.runtime.tenancy import Access, OperatorDep, TenantDep
 from claimflow_shared.runtime.uow import SqlUnitOfWork, UnitsOfWork
 from claimflow_shared.topics import Topic
 
@@ -212,7 +212,15 @@ class Service:
             description=self.description,
             lifespan=lifespan,
         )
-        app.state.api_keys = parse_api_keys(self.settings.api_keys)
+        access = Access(
+            spec=self.settings.api_keys,
+            file=self.settings.api_keys_file,
+            dev=self.settings.allow_insecure_dev,
+        )
+        access.check_startable()
+        if access.dev and not access.keys():
+            log.warning("insecure development mode: X-Tenant-ID is trusted, no API keys")
+        app.state.access = access
         app.include_router(self._ops_router())
         for router in self.routers:
             app.include_router(router)
@@ -237,7 +245,7 @@ class Service:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
         @router.get("/v1/ops/lag", tags=["ops"])
-        async def lag() -> dict:
+        async def lag(_: OperatorDep) -> dict:
             return {
                 "service": self.name,
                 "consumer_lag": self.consumer.lag(),

@@ -40,8 +40,12 @@ class ServiceSettings(BaseSettings):
     # On a rebalance, how long a revoked partition's batch in flight may take to finish.
     consumer_revoke_wait_s: float = 20.0
     outbox_poll_interval_s: float = 0.5
-    # `tenant=sha256(key),...`; empty for a local run, where X-Tenant-ID is trusted.
+    # API keys as `name:role:tenant:sha256` entries (see runtime.tenancy), and/or a file of
+    # them (a mounted secret). Without any, a service refuses to start unless
+    # ALLOW_INSECURE_DEV is true (local development: X-Tenant-ID is trusted).
     api_keys: str = ""
+    api_keys_file: Path | None = None
+    allow_insecure_dev: bool = False
     kafka_partitions: int = 6
     kafka_replication_factor: int = 1
 
