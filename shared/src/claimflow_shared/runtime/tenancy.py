@@ -103,8 +103,6 @@ def parse_api_keys(spec: str) -> dict[str, ApiKey]:
                 raise InvalidKeySpec(
                     f"API key entry {len(keys) + 1} is not name:role:tenant:sha256"
                 )
-                    f"API key entry {len(keys) + 1} is not name:role:tenant:sha256"
-                )
             name, role, tenant, digest = parts
             key = make_api_key(
                 name=name,
