@@ -32,6 +32,11 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     retry_initial_backoff_s: float = 0.2
     retry_max_backoff_s: float = 10.0
+    # Attempts at a batch failing with a deadlock or a timeout (not an outage: those wait
+    # however long) before its records are tried alone and the failing one dead-lettered.
+    retry_max_attempts: int = 5
+    # A dead letter the broker refuses as too large keeps this many bytes of the original.
+    dlq_truncate_bytes: int = 64 * 1024
     outbox_batch_size: int = 500
     # A poll batch: up to this many records per partition, waiting at most this long for any.
     consumer_batch_records: int = 500
