@@ -62,7 +62,9 @@ class Database:
         async with self.engine.begin() as conn:
             if self.is_postgres:
                 # Several replicas may start at once; serialise DDL on an advisory lock.
-                await conn.execute(text("SELECT pg_advisory_xact_lock(424242)"))
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("create-tables")}
+                )
             await conn.run_sync(SQLModel.metadata.create_all)
 
     @asynccontextmanager

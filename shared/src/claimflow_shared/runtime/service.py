@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -28,6 +28,7 @@ from claimflow_shared.runtime import metrics
 from claimflow_shared.runtime.broker import ensure_topics, make_producer
 from claimflow_shared.runtime.consumer import BatchConsumer, Subscription
 from claimflow_shared.runtime.db import Database
+from claimflow_shared.runtime.http import BodyLimit, install_error_handlers
 from claimflow_shared.runtime.logs import configure_logging
 from claimflow_shared.runtime.outbox import OutboxRelay
 from claimflow_shared.runtime.settings import ServiceSettings
@@ -53,6 +54,7 @@ class Runtime:
     """What one service process runs on: its database, the outbox relay, units of work."""
 
     def __init__(self, settings: ServiceSettings, *, version: str) -> None:
+        settings.check_database()
         self.settings = settings
         self.version = version
         self.name = settings.service_name
@@ -80,6 +82,8 @@ class Service:
     background: Sequence[BackgroundTask] = ()
     closers: Sequence[Callable[[], Awaitable[None]]] = ()
     description: str = ""
+    # Larger request-body limits for routes that take files, by path prefix.
+    body_limits: Mapping[str, int] = field(default_factory=dict)
     _tasks: list[asyncio.Task] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
@@ -221,6 +225,10 @@ class Service:
         if access.dev and not access.keys():
             log.warning("insecure development mode: X-Tenant-ID is trusted, no API keys")
         app.state.access = access
+        install_error_handlers(app)
+        app.add_middleware(
+            BodyLimit, max_bytes=self.settings.max_request_bytes, overrides=dict(self.body_limits)
+        )
         app.include_router(self._ops_router())
         for router in self.routers:
             app.include_router(router)

@@ -51,12 +51,27 @@ class ServiceSettings(BaseSettings):
     api_keys: str = ""
     api_keys_file: Path | None = None
     allow_insecure_dev: bool = False
+    # The largest request body a route takes unless it names its own limit (bulk uploads).
+    max_request_bytes: int = 10 * 1024 * 1024
     kafka_partitions: int = 6
-    kafka_replication_factor: int = 1
+    # Production-safe by default (acks=all means something only with replicas); the local
+    # single-broker stack sets 1. Topics are created with min.insync.replicas = min(2, this).
+    kafka_replication_factor: int = 3
+    # How many processes of this stage run (one consumer group, one database): SQLite, one
+    # file per process, is refused when it is more than one.
+    service_replicas: int = 1
 
     @property
     def consumer_group(self) -> str:
         return self.kafka_consumer_group or f"claimflow-{self.service_name}"
+
+    def check_database(self) -> None:
+        """Refuse the embedded SQLite default for a replicated stage."""
+        if self.service_replicas > 1 and self.effective_database_url.startswith("sqlite"):
+            raise RuntimeError(
+                f"refusing to start: {self.service_replicas} replicas cannot share SQLite; "
+                "set DATABASE_URL to PostgreSQL"
+            )
 
     @property
     def effective_database_url(self) -> str:
