@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("claimflow.http")
+
+# Paging by row id (an INTEGER column): a negative or too large cursor is a 422, never a 500.
+AfterId = Annotated[int, Query(ge=0, le=2**31 - 1, description="Rows after this id")]
 
 MAX_ERRORS = 20
 
@@ -59,9 +62,53 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# What every error answer looks like, as the OpenAPI document declares it for 422s: a
+# message (`detail` as text) or the problems found (`detail` as a list of field and reason).
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "reason"],
+                        "properties": {
+                            "field": {"type": "string"},
+                            "reason": {"type": "string"},
+                            "type": {"type": "string"},
+                        },
+                    },
+                },
+                {"type": "object"},
+            ]
+        },
+        "errors": {"type": "integer"},
+        "error_id": {"type": "string"},
+    },
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _unprocessable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
+    describe = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = describe()
+            components = schema.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in components:
+                components["HTTPValidationError"] = ERROR_SCHEMA
+                components.pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class BodyLimit:
