@@ -112,6 +112,22 @@ def event_json(record) -> dict:
 async def events_on(bootstrap: str, topic: str, tenants: set[str]) -> list[dict]:
     """Every event of these tenants on a topic, read from the beginning to the end offsets
     as they are now (broken messages other tests put there are skipped)."""
+    found = []
+    for record in await records_on(bootstrap, topic):
+        try:
+            event = json.loads(record.value)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("tenant_id") in tenants:
+            found.append(event)
+    return found
+
+
+async def records_on(
+    bootstrap: str, topic: str, predicate: Callable[[Any], bool] = lambda _: True
+) -> list:
+    """Every record on a topic matching `predicate`, from the beginning to the end offsets
+    as they are now."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -123,13 +139,7 @@ async def events_on(bootstrap: str, topic: str, tenants: set[str]) -> list[dict]
         found = []
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             for records in (await consumer.getmany(timeout_ms=1000)).values():
-                for record in records:
-                    try:
-                        event = json.loads(record.value)
-                    except ValueError:
-                        continue
-                    if isinstance(event, dict) and event.get("tenant_id") in tenants:
-                        found.append(event)
+                found += [record for record in records if predicate(record)]
         return found
     finally:
         await consumer.stop()

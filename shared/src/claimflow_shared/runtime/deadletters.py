@@ -6,6 +6,7 @@ the two replays it twice, and the consumers' inboxes absorb the second copy."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,31 +120,38 @@ async def replay(
     letters: list[Letter],
     by: str,
     again: bool = False,
+    limit: int = 1000,
 ) -> tuple[int, int]:
-    """Put letters back on their original topics; returns (replayed, skipped as done)."""
+    """Put up to `limit` letters back on their original topics; returns (replayed, skipped
+    as replayed before or without an original topic)."""
     done = set() if again else await replayed_marks(db, letters)
-    replayed = skipped = 0
-    for letter in letters:
-        mark = letter.mark
-        original = letter.header("dlq.original_topic")
-        if mark in done or not original:
-            skipped += 1
-            continue
-        headers = [(k, v) for k, v in letter.headers if not k.startswith("dlq.")]
-        headers += [
-            ("dlq.replayed_from", f"{letter.dlq_topic}@{letter.offset}".encode()),
-            ("dlq.replayed_by", by.encode()),
-        ]
-        await producer.send_and_wait(original, value=letter.value, key=letter.key, headers=headers)
-        async with db.transaction() as session:
-            await session.merge(
-                DeadLetterReplay(
-                    dlq_topic=letter.dlq_topic,
-                    dlq_partition=letter.partition,
-                    dlq_offset=letter.offset,
-                    original_topic=original,
-                    replayed_by=by,
-                )
+    chosen = [x for x in letters if x.mark not in done and x.header("dlq.original_topic")]
+    chosen = chosen[:limit]
+    for start in range(0, len(chosen), 200):
+        chunk = chosen[start : start + 200]
+        sent = [
+            await producer.send(
+                letter.header("dlq.original_topic") or "",
+                value=letter.value,
+                key=letter.key,
+                headers=[
+                    *((k, v) for k, v in letter.headers if not k.startswith("dlq.")),
+                    ("dlq.replayed_from", f"{letter.dlq_topic}@{letter.offset}".encode()),
+                    ("dlq.replayed_by", by.encode()),
+                ],
             )
-        replayed += 1
-    return replayed, skipped
+            for letter in chunk
+        ]
+        await asyncio.gather(*sent)
+        async with db.transaction() as session:
+            for letter in chunk:
+                await session.merge(
+                    DeadLetterReplay(
+                        dlq_topic=letter.dlq_topic,
+                        dlq_partition=letter.partition,
+                        dlq_offset=letter.offset,
+                        original_topic=letter.header("dlq.original_topic") or "",
+                        replayed_by=by,
+                    )
+                )
+    return len(chosen), len(letters) - len(chosen)

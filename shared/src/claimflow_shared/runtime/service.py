@@ -48,6 +48,7 @@ class ReplayRequest(BaseModel):
     dlq_topic: str | None = None
     offsets: list[int] | None = Field(default=None, max_length=10_000)
     again: bool = False
+    limit: int = Field(default=1000, ge=1, le=10_000)
 
 
 U = TypeVar("U", bound=SqlUnitOfWork)
@@ -304,6 +305,7 @@ class Service:
                 letters=letters,
                 by=str(principal),
                 again=request.again,
+                limit=request.limit,
             )
             log.warning("dead letters replayed", extra={"count": replayed, "service": self.name})
             return {"service": self.name, "replayed": replayed, "skipped": skipped}

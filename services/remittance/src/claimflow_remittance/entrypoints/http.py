@@ -15,7 +15,7 @@ from claimflow_remittance.adapters.tables import Posting
 from claimflow_remittance.ledger import import_835
 from claimflow_remittance.unit_of_work import SqlRemittanceUnitOfWork
 from claimflow_shared.runtime.http import AfterId
-from claimflow_shared.runtime.tenancy import TenantDep
+from claimflow_shared.runtime.tenancy import OperatorDep, TenantDep
 from claimflow_shared.x12 import X12Error
 
 
@@ -127,7 +127,9 @@ def router(uows: Callable[[], SqlRemittanceUnitOfWork]) -> APIRouter:
         return UploadResult(**vars(result))
 
     @api.get("/ops/unmatched", response_model=list[UnmatchedPublic])
-    async def unmatched(limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[UnmatchedPublic]:
+    async def unmatched(
+        _: OperatorDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+    ) -> list[UnmatchedPublic]:
         """Payments whose claim is unknown: the operators' unmatched-payment queue."""
         async with uows() as uow:
             rows = await uow.ledger.unmatched(limit=max(1, min(limit, 1000)))
@@ -142,7 +144,9 @@ def router(uows: Callable[[], SqlRemittanceUnitOfWork]) -> APIRouter:
         ]
 
     @api.get("/ops/files", response_model=list[FilePublic])
-    async def files(limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[FilePublic]:
+    async def files(
+        _: OperatorDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+    ) -> list[FilePublic]:
         async with uows() as uow:
             rows = await uow.ledger.files(limit=max(1, min(limit, 1000)))
         return [
