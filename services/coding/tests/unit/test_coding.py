@@ -100,8 +100,8 @@ def test_factory_builds_providers_with_valid_npis():
 
 
 def test_documented_codes_become_final_codes_in_sequence_order():
-    result = coded(encounter([dx(3, "Z00.00"), dx(1, "E11.9"), dx(2, "I10")]))
-    assert [d.code for d in result.final_diagnoses] == ["E119", "I10", "Z0000"]
+    result = coded(encounter([dx(3, "J06.9"), dx(1, "E11.9"), dx(2, "I10")]))
+    assert [d.code for d in result.final_diagnoses] == ["E119", "I10", "J069"]
     assert [d.sequence for d in result.final_diagnoses] == [1, 2, 3]
     assert result.final_diagnoses[0].description == "Type 2 diabetes mellitus without complications"
 
@@ -110,6 +110,7 @@ def test_documented_codes_are_marked_given_by_the_coder():
     result = coded(encounter())
     assert {d.decision for d in result.final_diagnoses} == {CodeDecision.GIVEN}
     assert {d.decided_by for d in result.final_diagnoses} == {CODER}
+    assert {(d.method, d.confidence) for d in result.final_diagnoses} == {("given", 1.0)}
     assert result.coded_by == CODER
 
 
@@ -157,7 +158,7 @@ def test_line_keeps_modifiers_units_date_and_code_system():
 
 def test_line_may_point_to_four_diagnoses():
     documented = encounter(
-        [dx(1, "E11.9"), dx(2, "I10"), dx(3, "J06.9"), dx(4, "Z00.00"), dx(5, "R05.1")],
+        [dx(1, "E11.9"), dx(2, "I10"), dx(3, "J06.9"), dx(4, "M54.50"), dx(5, "R05.1")],
         [px(1, "99215", 5, 4, 3, 2)],
     )
     assert coded(documented).service_lines[0].diagnosis_pointers == [5, 4, 3, 2]
@@ -193,36 +194,50 @@ def test_coded_result_builds_a_valid_encounter_coded_event():
     EncounterCoded.model_validate_json(event.model_dump_json())
 
 
-def test_diagnosis_without_a_code_raises_a_query():
-    outcome = query(encounter([dx(1, "E11.9"), dx(2, None, "chest pain")]))
+def test_diagnosis_with_neither_code_nor_text_raises_a_query():
+    outcome = query(encounter([dx(1, "E11.9"), dx(2, None)]))
     (reason,) = outcome.reasons
-    assert (reason.field, reason.code) == ("diagnoses[1].code", None)
-    assert reason.problem == "no ICD-10-CM code documented"
+    assert (reason.field, reason.code, reason.rule) == ("diagnoses[1].text", None, "DX-MISSING")
 
 
 def test_unknown_diagnosis_code_raises_a_query():
     outcome = query(encounter([dx(1, "Z99.99")]))
     (reason,) = outcome.reasons
-    assert (reason.field, reason.code) == ("diagnoses[0].code", "Z99.99")
-    assert reason.problem == "not an ICD-10-CM code"
+    assert (reason.field, reason.code, reason.rule) == (
+        "diagnoses[0].code",
+        "Z99.99",
+        "ICD-INVALID",
+    )
+    assert "not an ICD-10-CM code" in reason.problem
 
 
-def test_non_billable_category_raises_a_query():
+def test_non_billable_category_raises_a_query_and_suggests_a_code_under_it():
     outcome = query(encounter([dx(1, "I10"), dx(2, "E11")]))
     (reason,) = outcome.reasons
-    assert (reason.field, reason.code) == ("diagnoses[1].code", "E11")
-    assert reason.problem.startswith("not billable: code to the highest specificity")
+    assert (reason.field, reason.code, reason.rule) == (
+        "diagnoses[1].code",
+        "E11",
+        "ICD-NOT-BILLABLE",
+    )
+    assert "not billable: code to the highest specificity" in reason.problem
+    candidates = outcome.candidates[1].candidates
+    assert candidates and all(c.code.startswith("E11") for c in candidates[:3])
 
 
 def test_injury_without_its_seventh_character_raises_a_query_that_says_so():
     outcome = query(encounter([dx(1, "S52.521")]))
     assert "7th character" in outcome.reasons[0].problem
+    assert outcome.reasons[0].rule == "ICD-7TH-CHARACTER"
 
 
 def test_excludes1_conflict_raises_a_query_on_the_later_diagnosis():
     outcome = query(encounter([dx(1, "E10.9"), dx(2, "I10"), dx(3, "E11.9")]))
     (reason,) = outcome.reasons
-    assert (reason.field, reason.code) == ("diagnoses[2].code", "E11.9")
+    assert (reason.field, reason.code, reason.rule) == (
+        "diagnoses[2].code",
+        "E11.9",
+        "ICD-EXCLUDES1",
+    )
     assert reason.problem.startswith("Excludes1")
 
 
@@ -236,7 +251,11 @@ def test_procedure_without_a_code_raises_a_query():
 def test_unknown_procedure_code_raises_a_query():
     outcome = query(encounter(procedures=[px(1, "99499", 1)]))
     (reason,) = outcome.reasons
-    assert (reason.field, reason.code) == ("procedures[0].code", "99499")
+    assert (reason.field, reason.code, reason.rule) == (
+        "procedures[0].code",
+        "99499",
+        "PROC-UNKNOWN",
+    )
     assert "unknown CPT code" in reason.problem
 
 
@@ -264,7 +283,7 @@ def test_every_problem_is_reported_in_one_query():
         [px(1, None, 1), px(2, "99499", 7)],
     )
     assert set(reasons_by_field(query(documented))) == {
-        "diagnoses[0].code",
+        "diagnoses[0].text",
         "diagnoses[1].code",
         "diagnoses[2].code",
         "procedures[0].code",
@@ -279,6 +298,10 @@ def test_query_builds_a_coding_query_raised_event():
     assert isinstance(event, CodingQueryRaised)
     assert event.source == documented.source
     assert [reason.field for reason in event.reasons] == ["diagnoses[0].code"]
+    assert event.revision == 1 and event.auto_code_threshold == 0.8
+    assert [d.code for d in event.suggested_diagnoses] == [
+        c.code for c in event.candidates[0].candidates[:1]
+    ]
 
 
 @pytest.mark.parametrize("code", ["E11.9", "E119", "e11.9"])

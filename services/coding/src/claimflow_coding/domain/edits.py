@@ -130,16 +130,7 @@ def check_billable(encounter: Encounter) -> list[EditFinding]:
         check = check_diagnosis(code)
         if check.ok:
             continue
-        edit = "ICD-INVALID"
-        if check.valid:
-            edit = (
-                "ICD-7TH-CHARACTER"
-                if "7th character" in (check.problem or "")
-                else ("ICD-NOT-BILLABLE")
-            )
-        elif "7th character" in (check.problem or ""):
-            edit = "ICD-7TH-CHARACTER"
-        findings.append(EditFinding(edit, i, "error", check.problem or "not billable"))
+        findings.append(EditFinding(check.rule or "ICD-INVALID", i, "error", check.problem or ""))
     return findings
 
 
@@ -336,6 +327,38 @@ def check_codes(
     for edit in EDITS:
         findings.extend(edit(encounter))
     return sorted(findings, key=lambda f: (f.index, f.severity != "error", f.edit))
+
+
+def code_first_order(codes: Sequence[str]) -> tuple[list[int], list[str]]:
+    """The order the "code first" convention asks for (I.A.13): a code whose note names a
+    condition listed after it moves to just after that condition, so a manifestation never
+    precedes its etiology. Returns positions into `codes` in the new order, and a note per
+    move; codes without such a note keep their relative order."""
+    bare = [_bare(c) for c in codes]
+    spans = [note_spans(c, "code_first") if check_diagnosis(c).valid else () for c in bare]
+    order = list(range(len(codes)))
+    moved: list[str] = []
+    for _ in range(len(codes)):
+        for position, index in enumerate(order):
+            etiology = next(
+                (
+                    later
+                    for later in range(position + 1, len(order))
+                    if any(span.covers(bare[order[later]]) for span in spans[index])
+                ),
+                None,
+            )
+            if etiology is None:
+                continue
+            moved.append(
+                f"{dotted(bare[index])} moved after {dotted(bare[order[etiology]])}: its 'code "
+                "first' note sequences the underlying condition first"
+            )
+            order.insert(etiology, order.pop(position))
+            break
+        else:
+            break
+    return order, moved
 
 
 def blocking(findings: Sequence[EditFinding]) -> bool:
