@@ -12,6 +12,7 @@ Field paths in query reasons index the documented lists from 0, as in `diagnoses
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 from collections.abc import Iterable, Sequence
@@ -140,6 +141,27 @@ def patient_context(documented: EncounterDocumented) -> PatientContext:
             documented.coverages and _MEDICARE.search(documented.coverages[0].payer.name)
         ),
     )
+
+
+def load_tables() -> None:
+    """Load every table the coder reads (term index, maps, edits, HCC model) and code one
+    statement, so the first encounter does not pay for it."""
+    from claimflow_coding.domain.cac import statement_result, term_index
+    from claimflow_coding.domain.cac.snomed import snomed_table
+    from claimflow_coding.domain.edits import check_codes
+    from claimflow_coding.domain.hcc import HccMappingUnavailable, hcc_model
+    from claimflow_coding.domain.procedures import procedure_table
+    from claimflow_coding.domain.services import service_rules
+
+    term_index()
+    snomed_table()
+    service_rules()
+    procedure_table()
+    _implied_rows()
+    with contextlib.suppress(HccMappingUnavailable):
+        hcc_model()
+    statement_result("type 2 diabetes mellitus with hyperglycemia")
+    check_codes(codes=["Z00.00", "E11.9", "I10"], age=50, sex="F")
 
 
 def age_on(birth: date, day: date) -> int | None:
@@ -468,9 +490,13 @@ def _service_lines(
         )
     for line in planned:
         index = item_of[line.source if line.source is not None else 0]
-        implied = implied_positions.get(_service_kind(line), [])
-        # A claim item that names no diagnosis is for the conditions coded on the visit.
-        pointers = pointed(procedure_at[index]) or documented_positions
+        kind = _service_kind(line)
+        implied = implied_positions.get(kind, [])
+        # A claim item that names no diagnosis is for what its service implies (Z23 for a
+        # vaccine), else for the conditions coded on the visit.
+        pointers = pointed(procedure_at[index]) or (
+            [] if kind == "vaccine" and implied else documented_positions
+        )
         lines.append(
             _Line(
                 index,
