@@ -92,14 +92,14 @@ def next_status(
     current = ItemStatus(status)
     if action is A.CLAIM and current is S.CLAIMED and take_over:
         return S.CLAIMED
+    if action in HOLDER_ONLY and current in WAITING and holder != principal:
+        reason = "claim the item first" if holder is None else f"claimed by {holder}"
+        raise WorklistError("conflict", "item", reason)
     target = TRANSITIONS.get((current, action))
     if target is None:
         if action is A.CLAIM and current in WAITING:
             raise WorklistError("conflict", "item", f"already claimed by {holder}")
         raise WorklistError("conflict", "item", f"cannot {action.value} an item that is {status}")
-    if action in HOLDER_ONLY and holder != principal:
-        reason = "claim the item first" if holder is None else f"claimed by {holder}"
-        raise WorklistError("conflict", "item", reason)
     return target
 
 
