@@ -2,6 +2,7 @@ from datetime import date
 
 import pytest
 
+from claimflow_cli.synthetic import encounter as synthetic_encounter
 from claimflow_coding.domain.coding import Coded, NeedsQuery, code_encounter
 from claimflow_coding.domain.icd10 import ICD10CM_VERSION
 from claimflow_coding.domain.procedures import CPT_VERSION, HCPCS_VERSION
@@ -13,7 +14,9 @@ from claimflow_shared.events.models import (
     DocumentedProcedure,
     EncounterCoded,
     EncounterDocumented,
+    Sex,
 )
+from services.coding.tests.unit.builders import well_visit
 
 CODER = "auto-coder"
 DOS = date(2026, 5, 4)
@@ -307,3 +310,50 @@ def test_query_builds_a_coding_query_raised_event():
 @pytest.mark.parametrize("code", ["E11.9", "E119", "e11.9"])
 def test_diagnosis_code_is_normalised_however_it_is_written(code):
     assert coded(encounter([dx(1, code)])).final_diagnoses[0].code == "E119"
+
+
+def test_every_visit_of_the_demo_mix_is_coded_without_a_human():
+    """The demo and every cross-service test send these: they must flow on untouched."""
+    outcomes = [
+        code_encounter(EncounterDocumented.model_validate(synthetic_encounter("t", n)), coder=CODER)
+        for n in range(200)
+    ]
+    held = [o.reasons for o in outcomes if not isinstance(o, Coded)]
+    assert held == []
+
+
+def test_a_manifestation_moves_after_its_etiology_and_lines_point_at_the_etiology_first():
+    result = coded(encounter([dx(1, "F02.80"), dx(2, "G30.9")], [px(1, "99214", 1, 2)]))
+    assert [d.code for d in result.final_diagnoses] == ["G309", "F0280"]
+    assert result.service_lines[0].diagnosis_pointers == [1, 2]
+    assert [n.rule for n in result.notes] == ["ICD-CODE-FIRST-ORDER"]
+
+
+def test_a_manifestation_without_its_etiology_is_never_first_listed():
+    outcome = query(encounter([dx(1, "F02.80")]))
+    assert [r.rule for r in outcome.reasons] == ["ICD-MANIFESTATION-FIRST"]
+
+
+@pytest.mark.parametrize(
+    ("codes", "sex", "born", "rule"),
+    [
+        (["N95.1"], "M", "1960-01-01", "ICD-SEX"),
+        (["Z00.129"], "F", "1980-06-01", "ICD-AGE-PEDIATRIC"),
+        (["C61"], "F", "1960-01-01", "ICD-SEX"),
+    ],
+)
+def test_a_code_for_another_age_or_sex_holds_the_encounter(codes, sex, born, rule):
+    documented = encounter([dx(i, c) for i, c in enumerate(codes, start=1)])
+    patient = documented.patient.model_copy(
+        update={"sex": Sex(sex), "birth_date": date.fromisoformat(born)}
+    )
+    outcome = query(documented.model_copy(update={"patient": patient}))
+    assert rule in [r.rule for r in outcome.reasons]
+
+
+def test_medicare_pays_the_flu_shot_administration_under_g0008():
+    documented = EncounterDocumented.model_validate(
+        well_visit(payer=("SIMPAYER2", "SIMULATED MEDICARE ADV"), birth="1950-01-01")
+    )
+    result = coded(documented)
+    assert [x.code for x in result.service_lines] == ["99397", "90656", "G0008"]

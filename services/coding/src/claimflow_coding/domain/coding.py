@@ -16,7 +16,7 @@ import contextlib
 import csv
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -30,6 +30,7 @@ from claimflow_coding.domain.cac.encounter import (
     Issue,
     code_diagnoses,
 )
+from claimflow_coding.domain.edits import never_first_listed
 from claimflow_coding.domain.hcc import HCC_MODEL, HCC_PAYMENT_YEAR, HccCategory
 from claimflow_coding.domain.icd10 import ICD10CM_VERSION
 from claimflow_coding.domain.procedures import CPT_VERSION, HCPCS_VERSION, check_procedure
@@ -511,6 +512,8 @@ def _service_lines(
         )
     order = {index: n for n, (index, _) in enumerate(procedures)}
     lines.sort(key=lambda line: order[line.procedure_index])  # stable: planned order kept
+    never_first = {n for n, f in enumerate(final, start=1) if never_first_listed(f.code)}
+    lines = [_etiology_first(line, never_first) for line in lines]
     return [
         CodedServiceLine(
             line_number=number,
@@ -528,6 +531,18 @@ def _service_lines(
         )
         for number, line in enumerate(lines, start=1)
     ]
+
+
+def _etiology_first(line: _Line, never_first: set[int]) -> _Line:
+    """A line's first pointer is its main reason: never a manifestation (or another code
+    that may not lead), when a code that may is among its pointers."""
+    if not line.pointers or line.pointers[0] not in never_first:
+        return line
+    may_lead = [p for p in line.pointers if p not in never_first]
+    if not may_lead:
+        return line
+    ordered = (*may_lead, *(p for p in line.pointers if p in never_first))
+    return replace(line, pointers=ordered)
 
 
 def _service_kind(line: ServiceLine) -> str:
