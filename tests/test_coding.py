@@ -113,6 +113,8 @@ async def test_a_synthea_check_up_coded_only_in_snomed_and_cvx_is_auto_coded_end
     body = encounter(tenant, 1, seed=31)
     day = body["period_start"]
     body["patient"] = body["patient"] | {"birth_date": "1968-03-02", "sex": "F"}
+    commercial = {"payer_id": "SIMPAYER1", "name": "SIMULATED HEALTH PLAN"}
+    body["coverages"] = [body["coverages"][0] | {"payer": commercial}]
     body["source"] = {"system": "synthea", "document_id": f"urn:uuid:{uuid.uuid4()}"}
     body["encounter_class"], body["place_of_service"] = "ambulatory", "11"
     body["diagnoses"] = [
