@@ -42,14 +42,15 @@ class Caller:
 
 
 async def _item(uow: CodingUnitOfWork, item_id: int, caller: Caller) -> WorklistItem:
-    """The item, locked: its encounter's advisory lock (so an amendment being coded right now
-    is either done or waits), then the row itself."""
+    """The item, locked: its encounter's advisory lock first (the consumer coding an
+    amendment takes the same lock, then the row: the same order, so neither waits on the
+    other in a circle), then the row as committed now."""
     found = await uow.worklist.get(item_id, tenant_id=caller.tenant_id)
     if found is None:
         # Another tenant's item answers the same as a missing one: existence is not leaked.
         raise WorklistError("not-found", "item_id", "no such worklist item")
     await uow.lock(encounter_lock(found.tenant_id, found.encounter_id))
-    locked = await uow.worklist.get(item_id, tenant_id=caller.tenant_id)
+    locked = await uow.worklist.get(item_id, tenant_id=caller.tenant_id, for_update=True)
     assert locked is not None
     return locked
 

@@ -55,7 +55,9 @@ class FakeWorklistRepository(WorklistRepository):
             None,
         )
 
-    async def get(self, item_id: int, *, tenant_id: str | None) -> WorklistItem | None:
+    async def get(
+        self, item_id: int, *, tenant_id: str | None, for_update: bool = False
+    ) -> WorklistItem | None:
         item = self.items.get(item_id)
         if item is None or (tenant_id is not None and item.tenant_id != tenant_id):
             return None

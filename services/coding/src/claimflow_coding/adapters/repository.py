@@ -59,8 +59,11 @@ class WorklistRepository:
     async def for_encounter(self, tenant_id: str, encounter_id: str) -> WorklistItem | None:
         raise NotImplementedError
 
-    async def get(self, item_id: int, *, tenant_id: str | None) -> WorklistItem | None:
-        """The item, if it belongs to `tenant_id` (any tenant when None); locked for update."""
+    async def get(
+        self, item_id: int, *, tenant_id: str | None, for_update: bool = False
+    ) -> WorklistItem | None:
+        """The item, if it belongs to `tenant_id` (any tenant when None); `for_update` reads
+        it as committed now and holds its row until the transaction ends."""
         raise NotImplementedError
 
     def add(self, item: WorklistItem) -> None:
@@ -160,12 +163,14 @@ class SqlWorklistRepository(WorklistRepository):
         await self.load([(tenant_id, encounter_id)])
         return self._by_encounter[(tenant_id, encounter_id)]
 
-    async def get(self, item_id: int, *, tenant_id: str | None) -> WorklistItem | None:
+    async def get(
+        self, item_id: int, *, tenant_id: str | None, for_update: bool = False
+    ) -> WorklistItem | None:
         query = select(WorklistItem).where(WorklistItem.id == item_id)
         if tenant_id is not None:
             query = query.where(WorklistItem.tenant_id == tenant_id)
-        # Read again after a lock is taken: the row as committed now, not as first loaded.
-        query = query.with_for_update().execution_options(populate_existing=True)
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
         return (await self.session.execute(query)).scalars().first()
 
     def add(self, item: WorklistItem) -> None:

@@ -134,7 +134,7 @@ def patient_context(documented: EncounterDocumented) -> PatientContext:
     """What the edits and the planner need to know about the patient and the payer."""
     return PatientContext(
         age=age_on(documented.patient.birth_date, documented.period_start),
-        sex=documented.patient.sex.value if documented.patient.sex.value in "FM" else None,
+        sex=documented.patient.sex.value if documented.patient.sex.value in ("F", "M") else None,
         setting="inpatient"
         if documented.encounter_class is EncounterClass.INPATIENT
         else "outpatient",
