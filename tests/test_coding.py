@@ -190,7 +190,7 @@ async def test_a_low_confidence_diagnosis_is_queried_resolved_by_a_coder_and_bil
         page = (
             await client.get("/v1/worklist", headers=headers, params={"rule": "CAC-LOW-CONFIDENCE"})
         ).json()
-        (item,) = page["items"]
+        (item,) = page
         assert (item["encounter_id"], item["status"]) == ("EWL00001", "open")
         assert (
             await client.post(f"/v1/worklist/{item['id']}/claim", headers=headers)
@@ -237,7 +237,7 @@ async def test_a_failed_edit_holds_the_encounter_with_the_rule_that_failed(
     outcome = await coding_of(stack, tenant, "EHELD001", "query")
     assert rule in outcome["query_rules"]
     page = await get_json(stack, "coding", "/v1/worklist", tenant, rule=rule)
-    assert [i["encounter_id"] for i in page["items"]] == ["EHELD001"]
+    assert [i["encounter_id"] for i in page] == ["EHELD001"]
     assert not [e for e in await events_on(stack.kafka_bootstrap, ENCOUNTER_CODED.name, {tenant})]
 
 
@@ -282,7 +282,7 @@ async def test_an_amendment_that_fixes_the_code_is_coded_and_the_item_superseded
     outcome = await wait_for(recoded, timeout=60, what="the amendment coded")
     assert (outcome["revision"], outcome["diagnoses"]) == (2, ["E119"])
     page = await get_json(stack, "coding", "/v1/worklist", tenant, status="superseded")
-    assert [i["encounter_id"] for i in page["items"]] == ["EAMD0001"]
+    assert [i["encounter_id"] for i in page] == ["EAMD0001"]
 
 
 def test_claimflow_code_json_prints_one_object_per_statement_through_the_service(stack, tmp_path):

@@ -163,7 +163,7 @@ def worklist_list(
     status: Annotated[list[str] | None, typer.Option(help="open, claimed, queried, ...")] = None,
     after_id: Annotated[int, typer.Option(min=0)] = 0,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="The page as JSON")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The items as JSON")] = False,
     url: Url = None,
 ) -> None:
     """Items waiting on a coder, oldest first."""
@@ -173,13 +173,13 @@ def worklist_list(
             params[name] = value
     if status:
         params["status"] = status
-    page = CodingClient(url, tenant).call("GET", "/v1/worklist", params=params)
+    items = CodingClient(url, tenant).call("GET", "/v1/worklist", params=params)
     if as_json:
-        print(json.dumps(page))
+        print(json.dumps(items))
         return
-    _show_items(page["items"])
-    if page["next_after_id"] is not None:
-        console.print(f"more: --after-id {page['next_after_id']}")
+    _show_items(items)
+    if len(items) == limit:
+        console.print(f"more: --after-id {items[-1]['id']}")
 
 
 ItemId = Annotated[int, typer.Argument(min=1, help="Worklist item id")]

@@ -58,9 +58,10 @@ async def test_a_coder_resolves_a_queried_encounter_through_the_api(stack):
     page = (
         await client.get("/v1/worklist", headers=ACME, params={"rule": "CAC-LOW-CONFIDENCE"})
     ).json()
-    (item,) = page["items"]
+    (item,) = page
     assert item["rules"] == ["CAC-LOW-CONFIDENCE"] and item["status"] == "open"
-    assert page["next_after_id"] is None
+    after = {"after_id": item["id"]}
+    assert (await client.get("/v1/worklist", headers=ACME, params=after)).json() == []
     detail = (await client.get(f"/v1/worklist/{item['id']}", headers=ACME)).json()
     assert detail["suggested_diagnoses"][0]["code"] == "I509"
     assert len(detail["candidates"][0]["candidates"]) >= 5
@@ -90,9 +91,9 @@ async def test_a_coder_resolves_a_queried_encounter_through_the_api(stack):
 async def test_another_tenant_sees_no_item_and_cannot_act_on_it(stack):
     client, consume, _ = stack
     await consume(envelope(synthetic(diagnoses=[{"sequence": 1, "code": "E11"}])))
-    (item,) = (await client.get("/v1/worklist", headers=ACME)).json()["items"]
+    (item,) = (await client.get("/v1/worklist", headers=ACME)).json()
     other = {"X-Tenant-ID": "other"}
-    assert (await client.get("/v1/worklist", headers=other)).json()["items"] == []
+    assert (await client.get("/v1/worklist", headers=other)).json() == []
     assert (await client.get(f"/v1/worklist/{item['id']}", headers=other)).status_code == 404
     assert (await client.post(f"/v1/worklist/{item['id']}/claim", headers=other)).status_code == 404
 
@@ -100,7 +101,7 @@ async def test_another_tenant_sees_no_item_and_cannot_act_on_it(stack):
 async def test_a_refused_correction_names_the_edit_and_changes_nothing(stack):
     client, consume, outbox = stack
     await consume(envelope(synthetic(diagnoses=[{"sequence": 1, "code": "E11"}])))
-    (item,) = (await client.get("/v1/worklist", headers=ACME)).json()["items"]
+    (item,) = (await client.get("/v1/worklist", headers=ACME)).json()
     await client.post(f"/v1/worklist/{item['id']}/claim", headers=ACME)
     refused = await client.post(
         f"/v1/worklist/{item['id']}/correct", headers=ACME, json={"diagnoses": ["E10.9", "E11.9"]}

@@ -76,11 +76,6 @@ class WorklistItemPublic(BaseModel):
         )
 
 
-class WorklistPage(BaseModel):
-    items: list[WorklistItemPublic]
-    next_after_id: int | None = Field(description="Pass as after_id for the next page")
-
-
 class ActionPublic(BaseModel):
     action: str
     principal: str
@@ -311,7 +306,7 @@ def router(uows: Callable[..., SqlCodingUnitOfWork], *, default_threshold: float
             raise _http(error) from error
         return await detail(item_id, caller)
 
-    @api.get("/worklist", response_model=WorklistPage)
+    @api.get("/worklist", response_model=list[WorklistItemPublic])
     async def worklist(
         principal: PrincipalDep,
         tenant: Annotated[str | None, Query(max_length=64, description="Operators only")] = None,
@@ -323,13 +318,14 @@ def router(uows: Callable[..., SqlCodingUnitOfWork], *, default_threshold: float
         claimed_by: Annotated[str | None, Query(max_length=200)] = None,
         after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> WorklistPage:
+    ) -> list[WorklistItemPublic]:
         """Encounters waiting on a coder, oldest first, filtered by tenant, how long they
-        have waited, the rule that raised them, payer, status or holder; paged by id."""
+        have waited, the rule that raised them, payer, status or holder; the next page
+        starts after the last id of this one (`after_id`)."""
         scope = principal.tenant_id
         if tenant is not None:
             if principal.role != "operator" and tenant != scope:
-                return WorklistPage(items=[], next_after_id=None)
+                return []
             scope = tenant
         now = utcnow()
         view = WorklistFilter(
@@ -349,10 +345,7 @@ def router(uows: Callable[..., SqlCodingUnitOfWork], *, default_threshold: float
         )
         async with uows() as uow:
             rows = await uow.worklist.list(view)
-        items = [WorklistItemPublic.of(r, now) for r in rows]
-        return WorklistPage(
-            items=items, next_after_id=items[-1].id if len(items) == limit else None
-        )
+        return [WorklistItemPublic.of(r, now) for r in rows]
 
     @api.get("/worklist/{item_id}", response_model=WorklistItemDetail)
     async def worklist_item(item_id: ItemId, principal: PrincipalDep) -> WorklistItemDetail:
