@@ -161,6 +161,9 @@ def worklist_list(
     payer: Annotated[str | None, typer.Option(help="Only this payer id")] = None,
     min_age: Annotated[int | None, typer.Option(help="Waiting at least this many minutes")] = None,
     status: Annotated[list[str] | None, typer.Option(help="open, claimed, queried, ...")] = None,
+    hcc: Annotated[
+        str | None, typer.Option(help="Only items mapping to a CMS-HCC category (or any)")
+    ] = None,
     after_id: Annotated[int, typer.Option(min=0)] = 0,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="The items as JSON")] = False,
@@ -168,7 +171,12 @@ def worklist_list(
 ) -> None:
     """Items waiting on a coder, oldest first."""
     params: dict[str, Any] = {"after_id": after_id, "limit": limit}
-    for name, value in (("rule", rule), ("payer", payer), ("min_age_minutes", min_age)):
+    for name, value in (
+        ("rule", rule),
+        ("payer", payer),
+        ("min_age_minutes", min_age),
+        ("hcc", hcc),
+    ):
         if value is not None:
             params[name] = value
     if status:

@@ -5,7 +5,7 @@ document) is coded again; a repeat or an older revision changes nothing."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from claimflow_coding.adapters.tables import CodingAction, EncounterCoding, WorklistItem
@@ -107,6 +107,7 @@ def save_coding(
             "diagnoses": [d.code for d in coded.final_diagnoses],
             "service_lines": [_line(x) for x in coded.service_lines],
             "hcc_categories": [h.model_dump(mode="json") for h in coded.hcc_categories],
+            "hccs": hcc_filter_text(h.hcc for h in coded.hcc_categories),
             "query_rules": [],
         }
     else:
@@ -118,6 +119,7 @@ def save_coding(
             "diagnoses": [],
             "service_lines": [],
             "hcc_categories": [],
+            "hccs": ",",
             "query_rules": query.rules,
         }
     if record is None:
@@ -128,6 +130,10 @@ def save_coding(
         setattr(record, name, value)
     record.decided_at = utcnow()
     return record
+
+
+def hcc_filter_text(hccs: Iterable[str]) -> str:
+    return "," + "".join(f"{h}," for h in hccs)
 
 
 def _line(line) -> dict[str, Any]:
@@ -199,6 +205,7 @@ def _raise(
         "suggestion": query.model_dump(mode="json"),
         "documented": documented.model_dump(mode="json"),
         "payer_id": documented.coverages[0].payer.payer_id,
+        "hccs": hcc_filter_text(h.hcc for h in query.hcc_categories),
         "threshold": threshold,
         "raised_event_id": raised_event_id,
     }

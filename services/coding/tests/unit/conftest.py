@@ -31,6 +31,9 @@ class FakeCodingRepository(CodingRepository):
     def add(self, record: EncounterCoding) -> None:
         self.records[(record.tenant_id, record.encounter_id)] = record
 
+    async def list(self, tenant_id: str, **_) -> list[EncounterCoding]:
+        return [r for (tenant, _), r in self.records.items() if tenant == tenant_id]
+
     async def counts(self, tenant_id: str) -> dict[str, int]:
         counts: dict[str, int] = {}
         for (tenant, _), record in self.records.items():

@@ -83,7 +83,11 @@ async def test_a_coder_resolves_a_queried_encounter_through_the_api(stack):
     assert events[1]["payload"]["final_diagnoses"][0]["decided_by"] == "operator:dev-acme"
     outcome = (await client.get(f"/v1/encounters/{events[1]['encounter_id']}", headers=ACME)).json()
     assert outcome["status"] == "coded" and outcome["diagnoses"] == ["I5023"]
-    assert outcome["hcc_categories"][0]["hcc"].startswith("HCC")
+    assert [h["hcc"] for h in outcome["hcc_categories"]] == ["HCC224"]
+    assert events[1]["payload"]["risk_adjustment_eligible"] is True  # 99213 is face to face
+    listed = (await client.get("/v1/encounters", headers=ACME, params={"hcc": "HCC224"})).json()
+    assert [e["encounter_id"] for e in listed] == [events[1]["encounter_id"]]
+    assert (await client.get("/v1/encounters", headers=ACME, params={"hcc": "HCC38"})).json() == []
     again = await client.post(f"/v1/worklist/{item['id']}/accept", headers=ACME)
     assert again.status_code == 409
 

@@ -314,6 +314,11 @@ class EncounterCoded(EncounterDocumented):
         description="Since 1.2: CMS-HCC payment categories the final codes map to (after the "
         "model's hierarchies); empty when none",
     )
+    risk_adjustment_eligible: bool | None = Field(
+        default=None,
+        description="Since 1.2: a service line is on CMS's list of risk-adjustment eligible "
+        "CPT/HCPCS codes, so the diagnoses count toward the HCCs",
+    )
     notes: list[QueryReason] = Field(
         default_factory=list,
         description="Since 1.2: what a coder may want to know that did not stop the coding "

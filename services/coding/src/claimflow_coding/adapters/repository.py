@@ -34,8 +34,13 @@ class WorklistFilter:
     raised_before: datetime | None = None  # waiting at least this long
     raised_after: datetime | None = None  # waiting at most this long
     claimed_by: str | None = None
+    hcc: str | None = None  # a category, or "any"
     after_id: int = 0
     limit: int = 100
+
+
+def _has_hcc(column, hcc: str):
+    return column != "," if hcc == "any" else column.like(f"%,{hcc},%")
 
 
 class CodingRepository:
@@ -49,6 +54,19 @@ class CodingRepository:
         raise NotImplementedError
 
     async def counts(self, tenant_id: str) -> dict[str, int]:
+        raise NotImplementedError
+
+    async def list(
+        self,
+        tenant_id: str,
+        *,
+        status: str | None = None,
+        hcc: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[EncounterCoding]:
+        """The tenant's encounter codings in id order (a risk-adjustment review reads those
+        with HCC categories)."""
         raise NotImplementedError
 
 
@@ -132,6 +150,25 @@ class SqlCodingRepository(CodingRepository):
         self._known[(record.tenant_id, record.encounter_id)] = record
         self.session.add(record)
 
+    async def list(
+        self,
+        tenant_id: str,
+        *,
+        status: str | None = None,
+        hcc: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[EncounterCoding]:
+        query = select(EncounterCoding).where(
+            EncounterCoding.tenant_id == tenant_id, EncounterCoding.id > after_id
+        )
+        if status:
+            query = query.where(EncounterCoding.status == status)
+        if hcc:
+            query = query.where(_has_hcc(EncounterCoding.hccs, hcc))
+        rows = await self.session.execute(query.order_by(EncounterCoding.id).limit(limit))
+        return list(rows.scalars())
+
     async def counts(self, tenant_id: str) -> dict[str, int]:
         rows = await self.session.execute(
             select(EncounterCoding.status, func.count())
@@ -193,6 +230,8 @@ class SqlWorklistRepository(WorklistRepository):
             query = query.where(WorklistItem.raised_at >= view.raised_after)
         if view.claimed_by:
             query = query.where(WorklistItem.claimed_by == view.claimed_by)
+        if view.hcc:
+            query = query.where(_has_hcc(WorklistItem.hccs, view.hcc))
         rows = await self.session.execute(query.order_by(WorklistItem.id).limit(view.limit))
         return list(rows.scalars())
 

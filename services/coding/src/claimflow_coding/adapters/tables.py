@@ -28,6 +28,7 @@ class EncounterCoding(SQLModel, table=True):
     diagnoses: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     service_lines: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     hcc_categories: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    hccs: str = ","  # the categories as ",HCC38,HCC226," for a filter on any database
     query_rules: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     decided_at: datetime = Field(default_factory=utcnow)
 
@@ -55,6 +56,7 @@ class WorklistItem(SQLModel, table=True):
     suggestion: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     documented: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     payer_id: str = Field(index=True)
+    hccs: str = ","  # CMS-HCC categories of the suggestion, as ",HCC38,": for HCC coders
     threshold: float
     raised_event_id: uuid.UUID | None = None  # the coding.query-raised event, for causation
     raised_at: datetime = Field(default_factory=utcnow)

@@ -31,7 +31,13 @@ from claimflow_coding.domain.cac.encounter import (
     code_diagnoses,
 )
 from claimflow_coding.domain.edits import never_first_listed
-from claimflow_coding.domain.hcc import HCC_MODEL, HCC_PAYMENT_YEAR, HccCategory
+from claimflow_coding.domain.hcc import (
+    HCC_MODEL,
+    HCC_PAYMENT_YEAR,
+    HccCategory,
+    HccMappingUnavailable,
+    risk_adjustment_eligible,
+)
 from claimflow_coding.domain.icd10 import ICD10CM_VERSION
 from claimflow_coding.domain.procedures import CPT_VERSION, HCPCS_VERSION, check_procedure
 from claimflow_coding.domain.reasons import rule_of
@@ -90,6 +96,7 @@ class Coded:
             revision=revision,
             auto_code_threshold=self.threshold,
             hcc_categories=list(self.hccs),
+            risk_adjustment_eligible=eligible_for_risk_adjustment(self.service_lines),
             notes=list(self.notes),
         )
 
@@ -150,7 +157,7 @@ def load_tables() -> None:
     from claimflow_coding.domain.cac import statement_result, term_index
     from claimflow_coding.domain.cac.snomed import snomed_table
     from claimflow_coding.domain.edits import check_codes
-    from claimflow_coding.domain.hcc import HccMappingUnavailable, hcc_model
+    from claimflow_coding.domain.hcc import hcc_model
     from claimflow_coding.domain.procedures import procedure_table
     from claimflow_coding.domain.services import service_rules
 
@@ -161,6 +168,7 @@ def load_tables() -> None:
     _implied_rows()
     with contextlib.suppress(HccMappingUnavailable):
         hcc_model()
+        risk_adjustment_eligible(procedure_codes=["99213"])
     statement_result("type 2 diabetes mellitus with hyperglycemia")
     check_codes(codes=["Z00.00", "E11.9", "I10"], age=50, sex="F")
 
@@ -343,6 +351,13 @@ def _candidates(where: str, suggestion: Suggestion) -> DiagnosisCandidates:
             for c in suggestion.candidates[:10]
         ],
     )
+
+
+def eligible_for_risk_adjustment(lines: Iterable[CodedServiceLine]) -> bool | None:
+    try:
+        return risk_adjustment_eligible(procedure_codes=[line.code for line in lines])
+    except HccMappingUnavailable:
+        return None
 
 
 def risk_categories(hccs: Iterable[HccCategory]) -> list[RiskAdjustmentCategory]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from claimflow_coding import commands
 from claimflow_coding.adapters.repository import WorklistFilter
-from claimflow_coding.adapters.tables import CodingAction, WorklistItem
+from claimflow_coding.adapters.tables import CodingAction, EncounterCoding, WorklistItem
 from claimflow_coding.commands import Caller
 from claimflow_coding.domain.cac import statement_result
 from claimflow_coding.domain.coding import age_on
@@ -34,6 +34,10 @@ from claimflow_shared.runtime.tenancy import OperatorDep, Principal, PrincipalDe
 
 MAX_TEXT = 1000
 ItemId = Annotated[int, Path(ge=1, le=2**62)]
+HccFilter = Annotated[
+    str | None,
+    Query(pattern=r"^(any|HCC[0-9]{1,4})$", description="A CMS-HCC category, or any"),
+]
 
 
 # --- response models ----------------------------------------------------------------------
@@ -126,7 +130,26 @@ class CodingOutcome(BaseModel):
     query_rules: list[str]
     coded_by: str
     decided_at: datetime
-    worklist_item_id: int | None
+    worklist_item_id: int | None = None
+
+    @classmethod
+    def of(cls, row: EncounterCoding, item_id: int | None = None) -> CodingOutcome:
+        return cls(
+            encounter_id=row.encounter_id,
+            status=row.status,
+            revision=row.revision,
+            diagnoses=row.diagnoses,
+            service_lines=row.service_lines,
+            hcc_categories=row.hcc_categories,
+            query_rules=row.query_rules,
+            coded_by=row.coded_by,
+            decided_at=row.decided_at,
+            worklist_item_id=item_id,
+        )
+
+
+class CodingOutcomeListed(CodingOutcome):
+    id: int
 
 
 class CodingSummary(BaseModel):
@@ -316,6 +339,7 @@ def router(uows: Callable[..., SqlCodingUnitOfWork], *, default_threshold: float
         min_age_minutes: Annotated[int | None, Query(ge=0, le=10_000_000)] = None,
         max_age_minutes: Annotated[int | None, Query(ge=0, le=10_000_000)] = None,
         claimed_by: Annotated[str | None, Query(max_length=200)] = None,
+        hcc: HccFilter = None,
         after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[WorklistItemPublic]:
@@ -340,6 +364,7 @@ def router(uows: Callable[..., SqlCodingUnitOfWork], *, default_threshold: float
             if max_age_minutes is not None
             else None,
             claimed_by=claimed_by,
+            hcc=hcc,
             after_id=after_id,
             limit=limit,
         )
@@ -458,18 +483,26 @@ def router(uows: Callable[..., SqlCodingUnitOfWork], *, default_threshold: float
             item = await uow.worklist.for_encounter(tenant, encounter_id)
         if row is None:
             raise HTTPException(status_code=404, detail="encounter_id: not coded here")
-        return CodingOutcome(
-            encounter_id=row.encounter_id,
-            status=row.status,
-            revision=row.revision,
-            diagnoses=row.diagnoses,
-            service_lines=row.service_lines,
-            hcc_categories=row.hcc_categories,
-            query_rules=row.query_rules,
-            coded_by=row.coded_by,
-            decided_at=row.decided_at,
-            worklist_item_id=item.id if item else None,
-        )
+        return CodingOutcome.of(row, item.id if item else None)
+
+    @api.get("/encounters", response_model=list[CodingOutcomeListed])
+    async def codings(
+        tenant: TenantDep,
+        status: Annotated[Literal["coded", "query"] | None, Query()] = None,
+        hcc: HccFilter = None,
+        after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[CodingOutcomeListed]:
+        """The tenant's encounters as coded now, in id order; `hcc` narrows to those whose
+        final codes map to a CMS-HCC category (the risk-adjustment coders' review)."""
+        async with uows() as uow:
+            rows = await uow.codings.list(
+                tenant, status=status, hcc=hcc, after_id=after_id, limit=limit
+            )
+        return [
+            CodingOutcomeListed(id=row.id or 0, **CodingOutcome.of(row).model_dump())
+            for row in rows
+        ]
 
     @api.get("/summary", response_model=CodingSummary)
     async def summary(tenant: TenantDep) -> CodingSummary:
