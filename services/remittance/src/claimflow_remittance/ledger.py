@@ -18,6 +18,7 @@ from claimflow_remittance.domain.claim_posting import ClaimPosting, prepare_file
 from claimflow_remittance.domain.era import read_835_file
 from claimflow_remittance.unit_of_work import RemittanceUnitOfWork
 from claimflow_shared.events import Patient
+from claimflow_shared.runtime import faults
 from claimflow_shared.topics import CLAIM_DENIED, PATIENT_BALANCE_DUE, REMITTANCE_RECEIVED
 
 POSTED_BY = "claimflow-remittance/auto-post"
@@ -84,6 +85,8 @@ async def import_835(
             continue
         post(uow, expected=expected, item=item)
         posted += 1
+        if posted == 2:
+            faults.crash_point("mid-835-posting")
     return IngestResult(
         file_id,
         duplicate=False,

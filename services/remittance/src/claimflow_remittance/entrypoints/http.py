@@ -6,13 +6,15 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from claimflow_remittance.adapters.tables import Posting
 from claimflow_remittance.ledger import import_835
 from claimflow_remittance.unit_of_work import SqlRemittanceUnitOfWork
+from claimflow_shared.runtime.http import AfterId
 from claimflow_shared.runtime.tenancy import TenantDep
 from claimflow_shared.x12 import X12Error
 
@@ -86,7 +88,10 @@ def router(uows: Callable[[], SqlRemittanceUnitOfWork]) -> APIRouter:
 
     @api.get("/postings", response_model=list[PostingPublic])
     async def list_postings(
-        tenant: TenantDep, claim_id: str | None = None, after_id: int = 0, limit: int = 100_000
+        tenant: TenantDep,
+        claim_id: str | None = None,
+        after_id: AfterId = 0,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 100_000,
     ) -> list[PostingPublic]:
         async with uows() as uow:
             rows = await uow.ledger.postings(
@@ -122,7 +127,7 @@ def router(uows: Callable[[], SqlRemittanceUnitOfWork]) -> APIRouter:
         return UploadResult(**vars(result))
 
     @api.get("/ops/unmatched", response_model=list[UnmatchedPublic])
-    async def unmatched(limit: int = 200) -> list[UnmatchedPublic]:
+    async def unmatched(limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[UnmatchedPublic]:
         """Payments whose claim is unknown: the operators' unmatched-payment queue."""
         async with uows() as uow:
             rows = await uow.ledger.unmatched(limit=max(1, min(limit, 1000)))
@@ -137,7 +142,7 @@ def router(uows: Callable[[], SqlRemittanceUnitOfWork]) -> APIRouter:
         ]
 
     @api.get("/ops/files", response_model=list[FilePublic])
-    async def files(limit: int = 200) -> list[FilePublic]:
+    async def files(limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[FilePublic]:
         async with uows() as uow:
             rows = await uow.ledger.files(limit=max(1, min(limit, 1000)))
         return [
