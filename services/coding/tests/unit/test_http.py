@@ -13,6 +13,7 @@ from claimflow_coding import handlers
 from claimflow_coding.entrypoints import http
 from claimflow_coding.settings import Settings
 from claimflow_coding.unit_of_work import SqlCodingUnitOfWork
+from claimflow_shared.runtime.http import install_error_handlers
 from claimflow_shared.runtime.service import Runtime
 from claimflow_shared.runtime.tables import OutboxMessage
 from claimflow_shared.runtime.tenancy import Access
@@ -32,6 +33,7 @@ async def stack(tmp_path):
     uows = runtime.units_of_work(SqlCodingUnitOfWork)
     await runtime.db.create_tables()
     app = FastAPI()
+    install_error_handlers(app)  # as every service answers: 422s never echo the input
     app.state.access = Access(dev=True)
     app.include_router(http.router(uows, default_threshold=0.8))
 
@@ -118,7 +120,15 @@ async def test_a_refused_correction_names_the_edit_and_changes_nothing(stack):
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": 0}, {"limit": 501}, {"after_id": -1}, {"min_age_minutes": -5}, {"status": "x"}],
+    [
+        {"limit": 0},
+        {"limit": 501},
+        {"after_id": -1},
+        {"after_id": 2**31},
+        {"min_age_minutes": -5},
+        {"status": "x"},
+        {"hcc": "HCC38;"},
+    ],
 )
 async def test_worklist_paging_and_filters_are_bounded(stack, params):
     client, _, _ = stack
@@ -140,6 +150,8 @@ async def test_statement_coding_answers_the_json_line_shape(stack):
     assert first["candidates"][0]["code"] == "I10" and second["decision"] == "query"
     too_long = await client.post("/v1/code", json={"text": "x" * 1001})
     assert too_long.status_code == 422
+    control = await client.post("/v1/code", json={"text": "chest pain\u0000"})
+    assert control.status_code == 422 and "chest" not in control.text
 
 
 async def test_an_operator_sets_a_tenants_threshold_and_the_tenant_reads_it(stack):

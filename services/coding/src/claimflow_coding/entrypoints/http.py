@@ -29,11 +29,13 @@ from claimflow_shared.events import (
     QueryReason,
     RiskAdjustmentCategory,
 )
+from claimflow_shared.events.models import Contract
+from claimflow_shared.runtime.http import AfterId
 from claimflow_shared.runtime.tables import utcnow
 from claimflow_shared.runtime.tenancy import OperatorDep, Principal, PrincipalDep, TenantDep
 
 MAX_TEXT = 1000
-ItemId = Annotated[int, Path(ge=1, le=2**62)]
+ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 HccFilter = Annotated[
     str | None,
     Query(pattern=r"^(any|HCC[0-9]{1,4})$", description="A CMS-HCC category, or any"),
@@ -180,7 +182,7 @@ class CodingSettingsPublic(BaseModel):
     updated_at: datetime | None = None
 
 
-# --- request bodies -----------------------------------------------------------------------
+# --- request bodies (contracts: text with control characters is refused at the edge) -------
 
 
 Note = Annotated[str | None, Field(default=None, max_length=500)]
@@ -189,7 +191,7 @@ Rules = Annotated[
 ]
 
 
-class LineBody(BaseModel):
+class LineBody(Contract):
     code_system: Literal["CPT", "HCPCS"]
     code: str = Field(min_length=5, max_length=5)
     modifiers: list[Annotated[str, Field(pattern=r"^[0-9A-Z]{2}$")]] = Field(
@@ -213,11 +215,11 @@ class LineBody(BaseModel):
 Codes = list[Annotated[str, Field(min_length=3, max_length=8)]]
 
 
-class ClaimBody(BaseModel):
+class ClaimBody(Contract):
     take_over: bool = Field(default=False, description="Take an item another coder holds")
 
 
-class AcceptBody(BaseModel):
+class AcceptBody(Contract):
     revision: int | None = Field(default=None, ge=1, description="The revision you reviewed")
     overrides: Rules
     note: Note
@@ -230,11 +232,11 @@ class CorrectBody(AcceptBody):
     )
 
 
-class QueryBody(BaseModel):
+class QueryBody(Contract):
     question: str = Field(min_length=1, max_length=2000)
 
 
-class AnswerBody(BaseModel):
+class AnswerBody(Contract):
     answer: str = Field(min_length=1, max_length=2000)
     resolve: Literal["none", "accept", "correct"] = Field(
         default="none",
@@ -247,17 +249,17 @@ class AnswerBody(BaseModel):
     note: Note
 
 
-class ThresholdBody(BaseModel):
+class ThresholdBody(Contract):
     auto_code_threshold: float = Field(ge=0, le=1)
     note: Note
 
 
-class CodeBody(BaseModel):
+class CodeBody(Contract):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     threshold: float | None = Field(default=None, ge=0, le=1)
 
 
-class CodeBatchBody(BaseModel):
+class CodeBatchBody(Contract):
     statements: list[Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]] = Field(
         min_length=1, max_length=1000
     )
@@ -340,7 +342,7 @@ def router(uows: Callable[..., SqlCodingUnitOfWork], *, default_threshold: float
         max_age_minutes: Annotated[int | None, Query(ge=0, le=10_000_000)] = None,
         claimed_by: Annotated[str | None, Query(max_length=200)] = None,
         hcc: HccFilter = None,
-        after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        after_id: AfterId = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[WorklistItemPublic]:
         """Encounters waiting on a coder, oldest first, filtered by tenant, how long they
@@ -490,7 +492,7 @@ def router(uows: Callable[..., SqlCodingUnitOfWork], *, default_threshold: float
         tenant: TenantDep,
         status: Annotated[Literal["coded", "query"] | None, Query()] = None,
         hcc: HccFilter = None,
-        after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        after_id: AfterId = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[CodingOutcomeListed]:
         """The tenant's encounters as coded now, in id order; `hcc` narrows to those whose
