@@ -315,8 +315,11 @@ def test_diagnosis_code_is_normalised_however_it_is_written(code):
 def test_every_visit_of_the_demo_mix_is_coded_without_a_human():
     """The demo and every cross-service test send these: they must flow on untouched."""
     outcomes = [
-        code_encounter(EncounterDocumented.model_validate(synthetic_encounter("t", n)), coder=CODER)
-        for n in range(200)
+        code_encounter(
+            EncounterDocumented.model_validate(synthetic_encounter(tenant, n)), coder=CODER
+        )
+        for tenant in ("t", "bench-01", "demo7-t02")
+        for n in range(700)
     ]
     held = [o.reasons for o in outcomes if not isinstance(o, Coded)]
     assert held == []
