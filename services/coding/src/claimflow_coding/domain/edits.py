@@ -14,7 +14,7 @@ import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Literal
 
@@ -111,6 +111,17 @@ def _sex_rules() -> tuple[tuple[_Range, str, str], ...]:
     return tuple(ranges + worded)
 
 
+# The rules that cover a code, looked up once per code: every encounter asks again.
+@lru_cache(maxsize=65_536)
+def _age_rules_of(code: str) -> tuple[_AgeRule, ...]:
+    return tuple(rule for rule in _age_rules() if rule.span.covers(code))
+
+
+@lru_cache(maxsize=65_536)
+def _sex_rules_of(code: str) -> tuple[tuple[str, str], ...]:
+    return tuple((sex, why) for span, sex, why in _sex_rules() if span.covers(code))
+
+
 @cache
 def _never_first_codes() -> dict[str, str]:
     return {r["code"]: r["kind"] for r in _table("icd10cm_never_first.csv")}
@@ -166,8 +177,8 @@ def check_age(encounter: Encounter) -> list[EditFinding]:
         return []
     findings = []
     for i, code in enumerate(encounter.codes):
-        for rule in _age_rules():
-            if rule.span.covers(code) and not rule.low <= encounter.age <= rule.high:
+        for rule in _age_rules_of(code):
+            if not rule.low <= encounter.age <= rule.high:
                 severity: Severity = "warning" if rule.category == "newborn" else "error"
                 findings.append(
                     EditFinding(
@@ -188,8 +199,8 @@ def check_sex(encounter: Encounter) -> list[EditFinding]:
         return []
     findings = []
     for i, code in enumerate(encounter.codes):
-        for span, code_sex, rationale in _sex_rules():
-            if span.covers(code) and code_sex != sex:
+        for code_sex, rationale in _sex_rules_of(code):
+            if code_sex != sex:
                 who = "female" if code_sex == "F" else "male"
                 findings.append(
                     EditFinding(
