@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from claimflow_cli import coding, local
 from claimflow_cli import demo as demo_run
-from claimflow_cli import local
 from claimflow_cli.client import StackClient
 from claimflow_local.stack import SERVICES, parse_replicas
 from claimflow_shared.runtime.tenancy import (
@@ -155,6 +155,9 @@ def docs(
     for path in local.write_asyncapi(out):
         console.print(f"wrote {path}")
 
+
+app.command()(coding.code)
+app.add_typer(coding.worklist_app, name="worklist")
 
 keys_app = typer.Typer(help="API keys: each has a name, a role and a tenant.")
 app.add_typer(keys_app, name="keys")

@@ -41,13 +41,13 @@ ENCOUNTER_DOCUMENTED = Topic(
 )
 ENCOUNTER_CODED = Topic(
     "encounter.coded",
-    "1.1",
+    "1.2",
     m.EncounterCoded,
     "Final ICD-10-CM diagnoses and CPT/HCPCS lines were assigned.",
 )
 CODING_QUERY_RAISED = Topic(
     "coding.query-raised",
-    "1.0",
+    "1.1",
     m.CodingQueryRaised,
     "The encounter cannot be coded as documented; it waits on the coder worklist.",
 )

@@ -18,6 +18,7 @@ from claimflow_shared.events.models import (
     CoveragePriority,
     DenialAction,
     DenialWorked,
+    DiagnosisCandidates,
     DocumentedCodeSystem,
     DocumentedCoding,
     DocumentedDiagnosis,
@@ -36,9 +37,11 @@ from claimflow_shared.events.models import (
     RemittanceAdjustment,
     RemittanceReceived,
     RenderingProvider,
+    RiskAdjustmentCategory,
     Sex,
     SourceDocument,
     SubscriberRelationship,
+    SuggestedCode,
 )
 
 __all__ = [
@@ -58,6 +61,7 @@ __all__ = [
     "CoveragePriority",
     "DenialAction",
     "DenialWorked",
+    "DiagnosisCandidates",
     "DocumentedCodeSystem",
     "DocumentedCoding",
     "DocumentedDiagnosis",
@@ -77,9 +81,11 @@ __all__ = [
     "RemittanceAdjustment",
     "RemittanceReceived",
     "RenderingProvider",
+    "RiskAdjustmentCategory",
     "SchemaVersion",
     "Sex",
     "SourceDocument",
     "SubscriberRelationship",
+    "SuggestedCode",
     "new_event",
 ]

@@ -268,6 +268,22 @@ class CodedDiagnosis(Contract):
     description: str | None = None
     decision: CodeDecision
     decided_by: str
+    method: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Since encounter.coded 1.2: how the code was found. `given` (documented "
+        "as ICD-10-CM), `snomed-map` (the curated SNOMED CT map), `cac` (computer-assisted "
+        "from the documented text), `use-additional-code` (a 'use additional code' note of "
+        "the code before it), `service` (implied by the service, e.g. Z00.00 for a preventive "
+        "visit, Z23 for a vaccine), `coder` (entered by a coder); more may be added",
+    )
+    confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Since 1.2: the coder's confidence in this code (1 for given codes); an "
+        "automatically decided code met the tenant's threshold",
+    )
 
 
 class CodedServiceLine(Contract):
@@ -280,6 +296,14 @@ class CodedServiceLine(Contract):
     diagnosis_pointers: list[int] = Field(min_length=1, max_length=4)
     decision: CodeDecision
     decided_by: str
+    method: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Since encounter.coded 1.2: how the line was found. `given` (documented "
+        "as CPT/HCPCS), `service-map` (a SNOMED CT or CVX concept through the curated map), "
+        "`preventive` (preventive visit by age band), `em-level` (E/M level from time or "
+        "MDM), `vaccine-administration`, `coder`; more may be added",
+    )
 
     @model_validator(mode="after")
     def _code_matches_system(self) -> CodedServiceLine:
@@ -298,12 +322,46 @@ class EncounterCoded(EncounterDocumented):
     service_lines: list[CodedServiceLine] = Field(min_length=1, max_length=50)
     code_sets: CodeSetVersions
     coded_by: str
+    revision: int | None = Field(
+        default=None,
+        ge=1,
+        description="Since 1.2: the revision of the documented encounter these codes are for "
+        "(1 the original; a later one after an amendment); a consumer keeps the newest",
+    )
+    auto_code_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Since 1.2: the tenant's confidence threshold the codes were decided under",
+    )
+    hcc_categories: list[RiskAdjustmentCategory] = Field(
+        default_factory=list,
+        description="Since 1.2: CMS-HCC payment categories the final codes map to (after the "
+        "model's hierarchies); empty when none",
+    )
+    risk_adjustment_eligible: bool | None = Field(
+        default=None,
+        description="Since 1.2: a service line is on CMS's list of risk-adjustment eligible "
+        "CPT/HCPCS codes, so the diagnoses count toward the HCCs",
+    )
+    notes: list[QueryReason] = Field(
+        default_factory=list,
+        description="Since 1.2: what a coder may want to know that did not stop the coding "
+        "(edit warnings, resequencing by the code-first convention)",
+    )
 
 
 class QueryReason(Contract):
     field: str
     code: str | None = None
     problem: str
+    rule: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Since coding.query-raised 1.1: the rule or edit that raised it, e.g. "
+        "ICD-EXCLUDES1, ICD-SEX, ICD-AGE-ADULT, ICD-7TH-CHARACTER, ICD-MANIFESTATION-FIRST, "
+        "CAC-LOW-CONFIDENCE, EM-LEVEL",
+    )
 
 
 class CodingQueryRaised(Contract):
@@ -311,6 +369,34 @@ class CodingQueryRaised(Contract):
 
     source: SourceDocument
     reasons: list[QueryReason] = Field(min_length=1)
+    revision: int | None = Field(
+        default=None, ge=1, description="Since 1.1: the documented revision that was coded"
+    )
+    auto_code_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Since 1.1: the tenant's threshold a suggestion had to meet",
+    )
+    suggested_diagnoses: list[CodedDiagnosis] = Field(
+        default_factory=list,
+        max_length=12,
+        description="Since 1.1: the final diagnoses the coder proposes, in order, for a human "
+        "to accept or correct",
+    )
+    suggested_lines: list[CodedServiceLine] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Since 1.1: the service lines proposed, pointing into suggested_diagnoses",
+    )
+    candidates: list[DiagnosisCandidates] = Field(
+        default_factory=list,
+        max_length=12,
+        description="Since 1.1: per documented diagnosis, the ranked ICD-10-CM candidates",
+    )
+    hcc_categories: list[RiskAdjustmentCategory] = Field(
+        default_factory=list, description="Since 1.1: CMS-HCC categories of the suggestion"
+    )
 
 
 class ClaimLine(Contract):
@@ -450,3 +536,31 @@ class DenialWorked(Contract):
     worked_by: str = Field(min_length=1, max_length=128, description="The authenticated principal")
     corrections: list[LineCorrection] = Field(default_factory=list, max_length=50)
     amount: Money | None = Field(default=None, description="Written off or billed, if any")
+
+
+class RiskAdjustmentCategory(Contract):
+    """A CMS-HCC payment category the final codes support (risk adjustment)."""
+
+    hcc: str = Field(max_length=16, examples=["HCC38"])
+    label: str = Field(default="", max_length=200)
+    model: str = Field(max_length=64, examples=["CMS-HCC Model V28 (2026)"])
+    codes: list[Icd10CmCode] = Field(default_factory=list, description="Final codes mapping to it")
+
+
+class SuggestedCode(Contract):
+    """One ranked ICD-10-CM candidate for a documented diagnosis."""
+
+    code: Icd10CmCode
+    description: str | None = None
+    confidence: float = Field(ge=0, le=1)
+    method: str | None = Field(default=None, max_length=32)
+    evidence: list[str] = Field(
+        default_factory=list, max_length=3, description="Which term matched (code-set wording)"
+    )
+
+
+class DiagnosisCandidates(Contract):
+    """The candidates for one documented diagnosis (`field` names it, as `diagnoses[2]`)."""
+
+    field: str
+    candidates: list[SuggestedCode] = Field(default_factory=list, max_length=10)
