@@ -116,7 +116,7 @@ async def events_on(bootstrap: str, topic: str, tenants: set[str]) -> list[dict]
     for record in await records_on(bootstrap, topic):
         try:
             event = json.loads(record.value)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(event, dict) and event.get("tenant_id") in tenants:
             found.append(event)

@@ -4,6 +4,8 @@ statement coder behind `claimflow code --json`."""
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import subprocess
 import sys
@@ -99,11 +101,18 @@ async def coding_of(stack, tenant: str, encounter_id: str, status: str) -> dict:
 
 
 async def only_event(stack, topic, tenant: str, encounter_id: str) -> dict:
-    found = [
-        e
-        for e in await events_on(stack.kafka_bootstrap, topic.name, {tenant})
-        if e["encounter_id"] == encounter_id
-    ]
+    """The one event of the encounter on the topic (the relay publishes just after commit)."""
+
+    async def published():
+        return [
+            e
+            for e in await events_on(stack.kafka_bootstrap, topic.name, {tenant})
+            if e["encounter_id"] == encounter_id
+        ]
+
+    found = await wait_for(published, timeout=30, what=f"{topic.event_type} of {encounter_id}")
+    await asyncio.sleep(1)
+    found = await published()
     assert len(found) == 1, [e["event_type"] for e in found]
     return found[0]
 
