@@ -5,7 +5,6 @@ statement coder behind `claimflow code --json`."""
 from __future__ import annotations
 
 import asyncio
-
 import json
 import subprocess
 import sys
