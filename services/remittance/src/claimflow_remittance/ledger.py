@@ -456,8 +456,11 @@ async def post(
             CLAIM_DENIED, completed.denied, detail=item.denial_category, **routing
         )
         _open_denial(uow, expected, completed, denied_event.event_id)
-    if patient != 0:
+    # A reversal and the payment correcting it move what insurance paid on the patient's
+    # statement line even when the patient's share does not change.
+    if patient != 0 or item.status_code == REVERSAL or item.payment.original_reference:
         _patient_charge(uow, expected, completed, charge=charge, paid=paid, patient=patient)
+    if patient != 0:
         balance = completed.balance_due(Patient.model_validate(expected.patient))
         if balance is not None:
             uow.emit(PATIENT_BALANCE_DUE, balance, detail=str(balance.amount), **routing)

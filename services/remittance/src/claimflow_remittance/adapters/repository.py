@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -225,13 +225,12 @@ def _insert_ignoring_conflicts(session: AsyncSession, table, rows: list[dict]):
 
 
 class SqlLedgerRepository(LedgerRepository):
-    # (npi, tenant) pairs this process knows are stored: `claim.submitted` registers payees
-    # without a query once they are known. Pairs are never removed, so the cache cannot lie.
-    _known_payees: ClassVar[set[tuple[str, str]]] = set()
-
     def __init__(self, session: AsyncSession, uow: UnitOfWork) -> None:
         super().__init__(uow)
         self.session = session
+        # (npi, tenant) pairs known to be stored in this unit of work: a batch of
+        # `claim.submitted` asks once, its events again for nothing.
+        self._known_payees: set[tuple[str, str]] = set()
         self._expected: dict[tuple[str, str], ExpectedClaim | None] = {}
         self._parked: dict[str, list[UnmatchedPayment]] = {}
         self._loaded_postings: set[str] = set()
