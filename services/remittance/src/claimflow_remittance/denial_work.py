@@ -18,8 +18,6 @@ from claimflow_remittance.adapters.tables import (
     DenialAuditRow,
     DenialItemRow,
     DenialNoteRow,
-    KpiFactRow,
-    PatientChargeRow,
 )
 from claimflow_remittance.domain.appeals import AppealLine, build_appeal_packet
 from claimflow_remittance.domain.contacts import Contact
@@ -210,7 +208,7 @@ def _bill_patient(uow, row: DenialItemRow, claim, command: BillPatient, *, at: d
     service_dates = [line["service_date"] for line in claim.lines if line.get("service_date")]
     service_date = min(service_dates) if service_dates else None
     uow.patients.add_charge(
-        PatientChargeRow(
+        dict(
             tenant_id=row.tenant_id,
             patient_key=patient_key_for(row.tenant_id, claim.patient["mrn"]),
             claim_id=claim.original_claim_id,
@@ -241,7 +239,7 @@ def _bill_patient(uow, row: DenialItemRow, claim, command: BillPatient, *, at: d
 
 
 def _fact(row: DenialItemRow, claim_id: str, kind: str, *, amount: Decimal, on: datetime):
-    return KpiFactRow(
+    return dict(
         tenant_id=row.tenant_id,
         claim_id=claim_id,
         kind=kind,

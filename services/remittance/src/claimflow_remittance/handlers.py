@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from claimflow_remittance.adapters.tables import ExpectedClaim, KpiFactRow
+from claimflow_remittance.adapters.tables import ExpectedClaim
 from claimflow_remittance.domain.kpis import kpi_fact
 from claimflow_remittance.domain.matching import claim_key
 from claimflow_remittance.ledger import post_parked
@@ -107,8 +107,8 @@ def _line(line) -> dict:
     }
 
 
-def _fact_row(fact, *, claim_id: str) -> KpiFactRow:
-    return KpiFactRow(
+def _fact_row(fact, *, claim_id: str) -> dict:
+    return dict(
         tenant_id=fact.tenant_id,
         claim_id=claim_id,
         kind=fact.kind,

@@ -14,13 +14,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from claimflow_remittance.adapters.tables import (
-    DenialAuditRow,
-    DenialItemRow,
     ExpectedClaim,
-    KpiFactRow,
-    PatientChargeRow,
     Posting,
-    PostingLine,
     ProviderAccountEntry,
     RemittanceFile,
     RemittancePayment,
@@ -299,9 +294,12 @@ async def post_transactions(
     if reversed_claims:
         await uow.ledger.load_postings(reversed_claims)
     posted = 0
+    matchers: dict[FileScope, _ScopeMatcher] = {}
     for item in prepared:
         scope = scopes[item.transaction]
-        found = _match(item, candidates, scope)
+        if scope not in matchers:
+            matchers[scope] = _ScopeMatcher(candidates, scope)
+        found = matchers[scope].match(item)
         if isinstance(found, WorkItem):
             _park(
                 uow,
@@ -352,15 +350,26 @@ async def post_transactions(
     return posted
 
 
-def _match(
-    item: ClaimPosting, candidates: Sequence[ExpectedClaim], scope: FileScope
-) -> ExpectedClaim | WorkItem:
-    """The claim a CLP pays within the scope: exact CLP01, normalised or cut short."""
-    admitted = [c for c in candidates if scope.admits(c)]
-    by_id = {(c.tenant_id, c.claim_id): c for c in admitted}
-    if not scope.uploaded and not scope.payee_npi:
-        exact = [c for c in admitted if c.claim_id == item.claim_id]
-        if len(exact) > 1:
+class _ScopeMatcher:
+    """The claims one scope admits, indexed once per file: each CLP is then found by CLP01
+    exactly, normalised or cut short, without looking at the others."""
+
+    def __init__(self, candidates: Sequence[ExpectedClaim], scope: FileScope) -> None:
+        self.scope = scope
+        admitted = [c for c in candidates if scope.admits(c)]
+        self.by_id = {(c.tenant_id, c.claim_id): c for c in admitted}
+        self.tenants_of: dict[str, set[str]] = {}
+        for claim in admitted:
+            self.tenants_of.setdefault(claim.claim_id, set()).add(claim.tenant_id)
+        self.index = ClaimIndex(
+            SubmittedClaim(tenant_id=c.tenant_id, claim_id=c.claim_id, total_charge=c.total_charge)
+            for c in admitted
+        )
+
+    def match(self, item: ClaimPosting) -> ExpectedClaim | WorkItem:
+        scope = self.scope
+        unscoped = not scope.uploaded and not scope.payee_npi
+        if unscoped and len(self.tenants_of.get(item.claim_id, ())) > 1:
             return WorkItem(
                 "ambiguous-claim",
                 item.claim_id,
@@ -368,14 +377,10 @@ def _match(
                 "no payee NPI, and CLP01 names claims of several tenants",
                 item.paid,
             )
-    index = ClaimIndex(
-        SubmittedClaim(tenant_id=c.tenant_id, claim_id=c.claim_id, total_charge=c.total_charge)
-        for c in admitted
-    )
-    found = index.find(item.payment)
-    if isinstance(found, ClaimMatch):
-        return by_id[(found.claim.tenant_id, found.claim.claim_id)]
-    return found
+        found = self.index.find(item.payment)
+        if isinstance(found, ClaimMatch):
+            return self.by_id[(found.claim.tenant_id, found.claim.claim_id)]
+        return found
 
 
 async def post(
@@ -408,7 +413,7 @@ async def post(
             # The money moved all the same (BPR counts it): post it, and ask a person.
             work_items.append(plan)
     lines = completed.lines
-    posting = Posting(
+    posting = dict(
         posting_key=item.key,
         file_id=item.file_id,
         transaction=item.transaction,
@@ -465,7 +470,7 @@ async def post(
         if balance is not None:
             uow.emit(PATIENT_BALANCE_DUE, balance, detail=str(balance.amount), **routing)
     uow.kpis.add_fact(
-        KpiFactRow(
+        dict(
             tenant_id=expected.tenant_id,
             claim_id=expected.original_claim_id,
             kind="remitted",
@@ -573,7 +578,7 @@ def _open_denial(
     assert denied is not None and item.denial is not None
     item_id = uuid.uuid5(_ITEM_NAMESPACE, f"{expected.tenant_id}:{item.key}").hex
     uow.denials.open(
-        DenialItemRow(
+        dict(
             item_id=item_id,
             tenant_id=expected.tenant_id,
             claim_id=item.claim_id,
@@ -597,7 +602,7 @@ def _open_denial(
             suggested_action=denied.action or "review",
             appeal_deadline=denied.appeal_deadline,
         ),
-        DenialAuditRow(
+        dict(
             item_id=item_id,
             tenant_id=expected.tenant_id,
             at=datetime.now(UTC),
@@ -620,7 +625,7 @@ def _patient_charge(
     item = completed.prepared
     service_date = completed.service_date or expected.submitted_on
     uow.patients.add_charge(
-        PatientChargeRow(
+        dict(
             tenant_id=expected.tenant_id,
             patient_key=patient_key_for(expected.tenant_id, expected.patient["mrn"]),
             claim_id=expected.original_claim_id,
@@ -637,9 +642,9 @@ def _patient_charge(
     )
 
 
-def _line_row(item: ClaimPosting, tenant_id: str, entry: LineEntry) -> PostingLine:
+def _line_row(item: ClaimPosting, tenant_id: str, entry: LineEntry) -> dict:
     totals = entry.adjustments
-    return PostingLine(
+    return dict(
         posting_key=item.key,
         tenant_id=tenant_id,
         claim_id=item.claim_id,

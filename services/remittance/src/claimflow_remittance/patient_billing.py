@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from claimflow_remittance.adapters.tables import (
-    KpiFactRow,
     PatientChargeRow,
     PatientPaymentRow,
     PaymentPlanRow,
@@ -193,7 +192,7 @@ async def record_patient_payment(
         paid_now = after.paid_on(charge.claim_id) - before.paid_on(charge.claim_id)
         if paid_now != 0:
             uow.kpis.add_fact(
-                KpiFactRow(
+                dict(
                     tenant_id=tenant_id,
                     claim_id=charge.claim_id,
                     kind="patient-paid",
@@ -301,7 +300,7 @@ async def render_statement(
     )
     pdf = render_patient_statement(document)
     uow.kpis.add_fact(
-        KpiFactRow(
+        dict(
             tenant_id=tenant_id,
             claim_id=patient_key,
             kind="statement-sent",

@@ -79,6 +79,8 @@ async def test_what_an_unknown_payee_was_paid_belongs_to_the_first_tenant_billin
 
     [entry] = await rows(db, ProviderAccountEntry)
     assert (entry.tenant_id, entry.amount) == ("clinic", D("2.50"))
+    [file] = await rows(db, RemittanceFile)
+    assert file.tenant_id == "clinic"  # the tenant now sees the file its payment came in
     [posting] = await rows(db, Posting)
     assert posting.tenant_id == "clinic"
 

@@ -116,11 +116,12 @@ class LedgerRepository:
         """Postings of one claim, loaded and staged in this unit of work, oldest first."""
         return self._postings.get((tenant_id, claim_id), [])
 
-    def post(self, posting: Posting) -> None:
-        self.uow.add(posting)
+    def post(self, posting: dict) -> None:
+        """Stage a posting (its column values): cheaper than a model object per claim."""
+        self.uow.insert(Posting, **posting)
         staged = self.uow.staged(Posting)[-1]
-        self._staged_postings[posting.posting_key] = staged
-        self._postings.setdefault((posting.tenant_id, posting.claim_id), []).append(staged)
+        self._staged_postings[staged["posting_key"]] = staged
+        self._postings.setdefault((staged["tenant_id"], staged["claim_id"]), []).append(staged)
 
     async def mark_reversed(self, posting_key: str, *, by: str) -> None:
         staged = self._staged_postings.get(posting_key)
@@ -132,8 +133,8 @@ class LedgerRepository:
                 if not isinstance(posting, dict) and posting.posting_key == posting_key:
                     posting.reversed_by = by
 
-    def add_line(self, line: PostingLine) -> None:
-        self.uow.add(line)
+    def add_line(self, line: dict) -> None:
+        self.uow.insert(PostingLine, **line)
 
     # -- the unmatched queue ------------------------------------------------------------
 
@@ -158,9 +159,9 @@ class DenialRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
 
-    def open(self, item: DenialItemRow, audit: DenialAuditRow) -> None:
-        self.uow.add(item)
-        self.uow.add(audit)
+    def open(self, item: dict, audit: dict) -> None:
+        self.uow.insert(DenialItemRow, **item)
+        self.uow.insert(DenialAuditRow, **audit)
 
     async def get(self, tenant_id: str, item_id: str) -> DenialItemRow | None:
         raise NotImplementedError
@@ -185,8 +186,8 @@ class PatientRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
 
-    def add_charge(self, charge: PatientChargeRow) -> None:
-        self.uow.add(charge)
+    def add_charge(self, charge: dict) -> None:
+        self.uow.insert(PatientChargeRow, **charge)
 
     async def charges(self, tenant_id: str, patient_key: str) -> list[PatientChargeRow]:
         raise NotImplementedError
@@ -208,8 +209,8 @@ class KpiRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
 
-    def add_fact(self, fact: KpiFactRow) -> None:
-        self.uow.add(fact)
+    def add_fact(self, fact: dict) -> None:
+        self.uow.insert(KpiFactRow, **fact)
 
     async def facts(self, tenant_id: str, *, until: date) -> list[ClaimFact]:
         raise NotImplementedError
@@ -325,7 +326,7 @@ class SqlLedgerRepository(LedgerRepository):
         for npi, tenant_id in sorted(new):
             if before.get(npi):
                 continue
-            for table in (ProviderAccountEntry, UnmatchedPayment):
+            for table in (ProviderAccountEntry, UnmatchedPayment, RemittanceFile):
                 await self.session.execute(
                     update(table)
                     .where(table.payee_npi == npi, table.tenant_id.is_(None))
