@@ -228,7 +228,15 @@ async def import_835(
         result.held += [HeldOutcome(c.claim_id, index, reason) for c in remittances[index].claims]
 
     posted_count = await post_transactions(
-        uow, result, remittances, postable, scopes=scopes, file_id=file_id, today=_today()
+        uow,
+        result,
+        remittances,
+        postable,
+        scopes=scopes,
+        file_id=file_id,
+        today=_today(),
+        # An upload is posted as the person who sent it; a download by the service.
+        posted_by=received_by if uploaded else POSTED_BY,
     )
     for index in postable:
         if (key := keys.get(index)) is not None:
@@ -268,6 +276,7 @@ async def post_transactions(
     scopes: Sequence[FileScope],
     file_id: str,
     today: date,
+    posted_by: str = POSTED_BY,
 ) -> int:
     """Post the CLPs and PLBs of these transactions; what cannot be matched is parked."""
     prepared, unpostable = prepare_file(
@@ -316,7 +325,7 @@ async def post_transactions(
                 prepared=item if found.kind in ("unmatched-claim", "ambiguous-claim") else None,
             )
             continue
-        outcome = await post(uow, expected=found, item=item, today=today)
+        outcome = await post(uow, expected=found, item=item, today=today, posted_by=posted_by)
         result.posted.append(outcome)
         result.unmatched += [
             UnmatchedOutcome(w.claim_id, w.kind, w.reason, w.amount) for w in outcome.work_items
@@ -936,7 +945,14 @@ async def release_held(uow: RemittanceUnitOfWork, *, file_id: str, by: str) -> I
         claims=assessment.claim_count,
     )
     posted = await post_transactions(
-        uow, result, remittances, postable, scopes=scopes, file_id=file.file_id, today=_today()
+        uow,
+        result,
+        remittances,
+        postable,
+        scopes=scopes,
+        file_id=file.file_id,
+        today=_today(),
+        posted_by=by,
     )
     for index in postable:
         if (key := keys.get(index)) is not None:

@@ -117,6 +117,8 @@ async def test_uploads_record_the_authenticated_principal_and_stay_with_their_te
     theirs = await api.get(f"/v1/remittances/{body['file_id']}", headers=as_tenant("t2"))
 
     assert mine.json()["received_by"] == "tenant:alice"
+    [posting] = (await api.get("/v1/postings", headers=as_tenant("t1"))).json()
+    assert posting["posted_by"] == "tenant:alice"
     assert theirs.status_code == 404
     assert (await api.get("/v1/remittances", headers=as_tenant("t2"))).json() == []
 

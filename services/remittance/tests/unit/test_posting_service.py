@@ -278,3 +278,26 @@ async def test_a_file_that_is_not_x12_is_quarantined_with_its_error(uow):
     assert result.status == "quarantined" and result.error.startswith("not an 835")
     [file] = uow.staged(RemittanceFile)
     assert (file["status"], file["error"]) == ("quarantined", result.error)
+
+
+async def test_a_claim_the_payer_split_in_two_posts_each_part_to_its_own_lines(uow):
+    await deliver(uow, submitted("C16-1"))
+    visit = Clp("C16-1", payer_claim_number="SPLIT-A", lines=[("99213", "150.00", "150.00", [])])
+    lab = Clp("C16-1", payer_claim_number="SPLIT-B", lines=[("36415", "50.00", "50.00", [])])
+
+    result = await upload(uow, era(visit, lab))
+
+    assert [(p.payer_claim_number, p.status) for p in result.posted] == [
+        ("SPLIT-A", "paid"),
+        ("SPLIT-B", "paid"),
+    ]
+    assert [ln["line_numbers"] for ln in uow.staged(PostingLine)] == [[1], [2]]
+    assert result.unmatched == []
+
+
+async def test_a_line_whose_modifiers_the_payer_dropped_still_matches_its_line(uow):
+    await deliver(uow, submitted("C17-1", modifiers=[["25"], []]))
+
+    await upload(uow, era(paid_clp("C17-1")))
+
+    assert [ln["match"] for ln in uow.staged(PostingLine)] == ["dropped-modifiers", "exact"]
