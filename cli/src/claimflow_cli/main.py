@@ -204,20 +204,30 @@ def dlq_list(topic: Annotated[str | None, typer.Argument()] = None, limit: int =
     """Dead letters with their error and original coordinates."""
     stack = local.require(_home())
     table = Table(title="Dead letters")
-    for column in ("dlq", "offset", "original", "error"):
+    for column in ("service", "dlq", "offset", "original", "error", "replayed"):
         table.add_column(column)
     for letter in local.read_dead_letters(stack, topic=topic, limit=limit):
         table.add_row(
-            letter["dlq"], str(letter["offset"]), letter["original"], letter["error"][:120]
+            letter["service"],
+            letter["dlq_topic"],
+            str(letter["offset"]),
+            letter["original"],
+            f"{letter['error_type']}: {letter['error'][:100]}",
+            "yes" if letter["replayed"] else "no",
         )
     Console().print(table)
 
 
 @dlq_app.command("replay")
-def dlq_replay(topic: str, offset: Annotated[int | None, typer.Option()] = None) -> None:
-    """Publish dead letters back to their original topic (all, or one offset)."""
+def dlq_replay(
+    topic: str,
+    offset: Annotated[int | None, typer.Option()] = None,
+    again: Annotated[bool, typer.Option(help="Also letters replayed before")] = False,
+) -> None:
+    """Publish dead letters back to their original topic (all, or one offset), once each;
+    each replay is recorded with the operator who asked."""
     stack = local.require(_home())
-    count = local.replay_dead_letters(stack, dlq_topic=topic, offset=offset)
+    count = local.replay_dead_letters(stack, dlq_topic=topic, offset=offset, again=again)
     console.print(f"replayed {count} message(s) from {topic}")
 
 

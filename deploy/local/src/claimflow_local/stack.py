@@ -172,6 +172,7 @@ class Stack:
             "HTTP_PORT": str(self.port(name)),
             "CLEARINGHOUSE_URL": f"http://127.0.0.1:{self.ports['simulator']}",
             "SERVICE_REPLICAS": str(self.replicas.get(service, 1)),
+            "KAFKA_REPLICATION_FACTOR": "1",  # one local broker
             # A local stack trusts X-Tenant-ID until keys are created (`claimflow keys create`).
             "ALLOW_INSECURE_DEV": "true",
             "API_KEYS_FILE": str(self.home / "api-keys"),

@@ -36,6 +36,8 @@ def build(settings: Settings | None = None) -> Service:
         ],
         publishes=[REMITTANCE_RECEIVED, CLAIM_DENIED, PATIENT_BALANCE_DUE, DENIAL_WORKED],
         routers=[http.router(uows, settings)],
+        # 835 uploads may be larger than the kit's default request body limit.
+        body_limits={"/v1/remittances": settings.max_upload_bytes},
         background=[EraDownload(uows=uows, source=era_source, settings=settings)],
         closers=[era_source.close],
         description="Downloads and posts 835 remittances; works denials, patient balances, KPIs.",

@@ -14,7 +14,7 @@ from claimflow_remittance.adapters.clearinghouse import EraFile, EraSource
 from claimflow_remittance.ledger import ImportResult, import_835, quarantine, sweep_parked
 from claimflow_remittance.settings import Settings
 from claimflow_remittance.unit_of_work import SqlRemittanceUnitOfWork
-from claimflow_shared.runtime.db import describe_error, is_transient
+from claimflow_shared.runtime.db import describe_error, is_outage, is_retryable
 from claimflow_shared.runtime.loops import Backoff, repeat
 from claimflow_shared.runtime.uow import UnitsOfWork
 
@@ -39,6 +39,7 @@ class EraDownload:
         self.settings = settings
         self.files_per_poll = files_per_poll
         self._next_sweep = 0.0
+        self._tries: dict[int, int] = {}
 
     async def run(self) -> None:
         await repeat(
@@ -88,8 +89,11 @@ class EraDownload:
                 cursor.last_seq = era.seq
             return result
         except Exception as exc:
-            if is_transient(exc):
-                raise  # the database is away: retried with backoff, nothing skipped
+            if is_outage(exc) or not await self.uows.db.ping():
+                raise  # the database is away: waited for with backoff, nothing skipped
+            tries = self._tries[era.seq] = self._tries.get(era.seq, 0) + 1
+            if is_retryable(exc) and tries < self.settings.retry_max_attempts:
+                raise  # a deadlock or a timeout: the same file again, a bounded number of times
             log.error("835 quarantined", extra={"seq": era.seq, "error": describe_error(exc)})
             async with self.uows(principal=received_by) as uow:
                 cursor = await uow.ledger.cursor(self.source.name)

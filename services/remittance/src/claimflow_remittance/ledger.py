@@ -48,6 +48,7 @@ from claimflow_remittance.domain.provider_account import provider_account_entrie
 from claimflow_remittance.domain.reversals import PostedClaim, ReversalPosting, plan_reversal
 from claimflow_remittance.unit_of_work import RemittanceUnitOfWork
 from claimflow_shared.events import Patient
+from claimflow_shared.runtime import faults
 from claimflow_shared.topics import CLAIM_DENIED, PATIENT_BALANCE_DUE, REMITTANCE_RECEIVED
 from claimflow_shared.x12 import X12Error
 
@@ -331,6 +332,8 @@ async def post_transactions(
             UnmatchedOutcome(w.claim_id, w.kind, w.reason, w.amount) for w in outcome.work_items
         ]
         posted += 1
+        if posted == 2:
+            faults.crash_point("mid-835-posting")
     for index in sorted(transactions):
         scope = scopes[index]
         for pair, entry in enumerate(provider_account_entries(remittances[index])):

@@ -79,3 +79,29 @@ async def test_an_outage_while_posting_moves_nothing(api, uows, monkeypatch):
     assert (await api.get("/v1/ops/files", headers=OPERATOR)).json() == []
     async with uows() as uow:
         assert (await uow.ledger.cursor("clearinghouse")).last_seq == 0
+
+
+async def test_a_deadlock_is_tried_again_before_the_file_is_quarantined(api, uows, monkeypatch):
+    import claimflow_remittance.era_download as module
+
+    calls = []
+    real = module.import_835
+
+    async def deadlocked_once(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise TimeoutError("lock wait")
+        return await real(**kwargs)
+
+    monkeypatch.setattr(module, "import_835", deadlocked_once)
+    await deliver(uows, submitted("C1-1"))
+    download = EraDownload(
+        uows=uows, source=Clearinghouse([era(paid_clp("C1-1"))]), settings=Settings()
+    )
+
+    with pytest.raises(TimeoutError):
+        await download.download_once()
+    await download.download_once()
+
+    [file] = (await api.get("/v1/ops/files", headers=OPERATOR)).json()
+    assert file["status"] == "posted" and len(calls) == 2

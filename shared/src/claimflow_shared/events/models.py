@@ -5,6 +5,7 @@ Minor versions only add optional fields; a breaking change is a new major topic.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
@@ -25,9 +26,33 @@ from claimflow_shared.codes import (
     procedure_code,
 )
 
+# NUL and the other C0 controls (tab, line feed and carriage return aside), DEL, and UTF-16
+# surrogates, which no UTF-8 text can hold: never valid in any text of any event. They break
+# X12 files, logs and databases downstream, so they are refused at the edge.
+_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _refuse_control_characters(value: object, path: tuple[str | int, ...] = ()) -> None:
+    if isinstance(value, str):
+        if _FORBIDDEN_CHARACTERS.search(value):
+            where = ".".join(str(p) for p in path) or "value"
+            raise ValueError(f"{where}: control characters are not allowed in text")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_control_characters(item, (*path, key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _refuse_control_characters(item, (*path, index))
+
 
 class Contract(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_control_characters(cls, data: object) -> object:
+        _refuse_control_characters(data)
+        return data
 
 
 class Sex(StrEnum):

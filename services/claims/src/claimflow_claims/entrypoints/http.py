@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
 from claimflow_claims.adapters.tables import ClaimRecord
 from claimflow_claims.domain.states import ClaimState
 from claimflow_claims.unit_of_work import SqlClaimsUnitOfWork
+from claimflow_shared.runtime.http import AfterId
 from claimflow_shared.runtime.tenancy import TenantDep
 
 _SUBMITTED_OR_LATER = {
@@ -58,7 +60,10 @@ def router(uows: Callable[[], SqlClaimsUnitOfWork]) -> APIRouter:
 
     @api.get("/claims", response_model=list[ClaimPublic])
     async def list_claims(
-        tenant: TenantDep, state: str | None = None, after_id: int = 0, limit: int = 100_000
+        tenant: TenantDep,
+        state: str | None = None,
+        after_id: AfterId = 0,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 100_000,
     ) -> list[ClaimPublic]:
         async with uows() as uow:
             rows = await uow.claims.search(

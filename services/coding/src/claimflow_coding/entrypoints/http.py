@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
 from claimflow_coding.unit_of_work import SqlCodingUnitOfWork
@@ -35,7 +36,9 @@ def router(uows: Callable[[], SqlCodingUnitOfWork]) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["coding"])
 
     @api.get("/worklist", response_model=list[WorklistItem])
-    async def worklist(tenant: TenantDep, limit: int = 200) -> list[WorklistItem]:
+    async def worklist(
+        tenant: TenantDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+    ) -> list[WorklistItem]:
         """Encounters waiting on a coder query, oldest first."""
         async with uows() as uow:
             rows = await uow.codings.worklist(tenant, limit=max(1, min(limit, 1000)))

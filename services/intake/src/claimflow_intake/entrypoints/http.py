@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
 from claimflow_intake.domain.encounters import DocumentConflict
 from claimflow_intake.handlers import Accepted, accept_encounters
 from claimflow_intake.unit_of_work import SqlIntakeUnitOfWork
 from claimflow_shared.events import EncounterDocumented
+from claimflow_shared.runtime.http import AfterId
 from claimflow_shared.runtime.tenancy import TenantDep
 
 
@@ -67,7 +69,9 @@ def router(uows: Callable[[], SqlIntakeUnitOfWork]) -> APIRouter:
 
     @api.get("/encounters", response_model=list[EncounterRow])
     async def list_encounters(
-        tenant: TenantDep, after_id: int = 0, limit: int = 100_000
+        tenant: TenantDep,
+        after_id: AfterId = 0,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 100_000,
     ) -> list[EncounterRow]:
         """Accepted encounters of the calling tenant, for reconciliation."""
         async with uows() as uow:

@@ -36,11 +36,11 @@ from claimflow_remittance.ledger import (
 from claimflow_remittance.reports import tenant_kpis
 from claimflow_remittance.settings import Settings
 from claimflow_remittance.unit_of_work import SqlRemittanceUnitOfWork
+from claimflow_shared.runtime.http import AfterId
 from claimflow_shared.runtime.tenancy import OperatorDep, PrincipalDep, TenantDep
 from claimflow_shared.runtime.uow import UnitsOfWork
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
-AfterId = Annotated[int, Query(ge=0)]
 _FILE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -400,7 +400,7 @@ def router(
         tenant: TenantDep,
         claim_id: str | None = None,
         after_id: AfterId = 0,
-        limit: Annotated[int, Query(ge=1)] = 100_000,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 100_000,
     ) -> list[PostingPublic]:
         async with uows() as uow:
             rows = await uow.ledger.postings(
