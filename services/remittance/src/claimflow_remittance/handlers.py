@@ -12,9 +12,6 @@ from claimflow_remittance.ledger import post_parked
 from claimflow_remittance.unit_of_work import RemittanceUnitOfWork
 from claimflow_shared.events import ClaimRejected, ClaimSubmitted, EventEnvelope
 
-# Names the claims stage may give an optional secondary payer on `claim.submitted`.
-_SECONDARY_FIELDS = ("secondary_payer", "other_payers", "other_coverages")
-
 
 async def load_submitted(
     *, uow: RemittanceUnitOfWork, events: Sequence[EventEnvelope[ClaimSubmitted]]
@@ -41,7 +38,9 @@ async def on_claim_submitted(
     original = claim.claim_id
     if claim.frequency_code != "1":
         original = await uow.ledger.original_claim(event.tenant_id, event.encounter_id) or original
-    expected = ExpectedClaim(
+    # A value object for this unit of work's cache and the set-wise insert: building the
+    # ORM instance field by field costs more than the rest of the handler.
+    expected = ExpectedClaim.model_construct(
         tenant_id=event.tenant_id,
         claim_id=claim.claim_id,
         claim_key=key,
@@ -55,7 +54,6 @@ async def on_claim_submitted(
         total_charge=claim.total_charge,
         patient=claim.patient.model_dump(mode="json"),
         lines=[_line(line) for line in claim.lines],
-        has_secondary_coverage=any(getattr(claim, name, None) for name in _SECONDARY_FIELDS),
         submitted_event_id=event.event_id,
         submitted_on=event.occurred_at.date(),
     )
@@ -102,8 +100,8 @@ def _line(line) -> dict:
         "units": line.units,
         "service_date": line.service_date.isoformat(),
         "charge": str(line.charge),
-        "control_number": getattr(line, "control_number", None)
-        or getattr(line, "line_control_number", None),
+        # REF*6R (claim.submitted 1.1): payers echo it, and it beats every other clue.
+        "control_number": getattr(line, "control_number", None),
     }
 
 

@@ -405,12 +405,9 @@ async def post(
 ) -> PostedOutcome:
     """Post one CLP to its claim: the claim and its lines, what a reversal undoes, the denial
     for the work queue, the patient's share, the KPI fact, and the events."""
-    completed = complete_posting(
-        item,
-        submitted_claim(expected),
-        today=today,
-        has_secondary_coverage=expected.has_secondary_coverage,
-    )
+    # Whether a secondary claim follows is the claims stage's call (it holds the coverages);
+    # the posting tells it when the payer forwarded the claim itself.
+    completed = complete_posting(item, submitted_claim(expected), today=today)
     charge, paid, patient = item.charge, item.paid, item.patient_responsibility
     reverses = None
     work_items = list(completed.work_items)

@@ -259,25 +259,24 @@ class SqlLedgerRepository(LedgerRepository):
         ids = {c for c in claim_ids if c}
         if not ids:
             return []
-        rows = await self.session.execute(
-            select(ExpectedClaim).where(ExpectedClaim.claim_id.in_(ids))
-        )
-        found = {(r.tenant_id, r.claim_id): r for r in rows.scalars()}
+        found = await self._claims_where(ExpectedClaim.claim_id.in_(ids))
         missing = ids - {claim_id for _, claim_id in found}
         keys = {claim_key(c) for c in missing} - {""}
         if keys:
-            rows = await self.session.execute(
-                select(ExpectedClaim).where(ExpectedClaim.claim_key.in_(keys))
-            )
-            found |= {(r.tenant_id, r.claim_id): r for r in rows.scalars()}
+            found |= await self._claims_where(ExpectedClaim.claim_key.in_(keys))
             keys -= {r.claim_key for r in found.values()}
         for key in sorted(k for k in keys if len(k) >= MIN_TRUNCATED_CLAIM_ID):
             # Payers that cut CLP01 short: the claims whose key starts with what they kept.
-            rows = await self.session.execute(
-                select(ExpectedClaim).where(ExpectedClaim.claim_key.startswith(key)).limit(10)
-            )
-            found |= {(r.tenant_id, r.claim_id): r for r in rows.scalars()}
+            found |= await self._claims_where(ExpectedClaim.claim_key.startswith(key), limit=10)
         return list(found.values())
+
+    async def _claims_where(self, condition, *, limit: int | None = None):
+        """Claims as read-only values: posting only reads them, and building ORM instances
+        costs more per claim than the rest of the lookup."""
+        query = select(*ExpectedClaim.__table__.columns).where(condition)
+        rows = await self.session.execute(query if limit is None else query.limit(limit))
+        claims = (ExpectedClaim.model_construct(**row._mapping) for row in rows)
+        return {(c.tenant_id, c.claim_id): c for c in claims}
 
     async def original_claims(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
         wanted = set(keys)

@@ -45,7 +45,6 @@ class ExpectedClaim(SQLModel, table=True):
     total_charge: Decimal = Field(sa_column=_money())
     patient: dict = Field(sa_column=_json())
     lines: list = Field(sa_column=_json())
-    has_secondary_coverage: bool = False
     submitted_event_id: uuid.UUID
     submitted_on: date
     created_at: datetime = Field(default_factory=utcnow)
