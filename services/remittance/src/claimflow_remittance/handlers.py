@@ -35,9 +35,19 @@ async def on_claim_submitted(
     await uow.ledger.register_payees({(str(claim.billing_npi), event.tenant_id)})
     if await uow.ledger.expected(event.tenant_id, claim.claim_id) is not None:
         return
+    # A replacement (7), a void (8) or the next payer's claim counts toward the encounter's
+    # first claim in the KPIs (claim.submitted 1.1 names it; 1.0 only shares the encounter).
+    named = getattr(claim, "original_claim_id", None)
+    secondary = getattr(claim, "payer_responsibility", "primary") != "primary"
     original = claim.claim_id
-    if claim.frequency_code != "1":
-        original = await uow.ledger.original_claim(event.tenant_id, event.encounter_id) or original
+    if named or secondary or claim.frequency_code != "1":
+        earlier = await uow.ledger.expected(event.tenant_id, named) if named else None
+        original = (
+            (earlier.original_claim_id if earlier else None)
+            or await uow.ledger.original_claim(event.tenant_id, event.encounter_id)
+            or named
+            or original
+        )
     # A value object for this unit of work's cache and the set-wise insert: building the
     # ORM instance field by field costs more than the rest of the handler.
     expected = ExpectedClaim.model_construct(
@@ -64,7 +74,8 @@ async def on_claim_submitted(
         occurred_on=event.occurred_at.date(),
         payload=claim,
     )
-    if fact is not None:
+    # The next payer's claim is no new claim to collect on: its payments count toward the first.
+    if fact is not None and not secondary:
         uow.kpis.add_fact(_fact_row(fact, claim_id=original))
     await post_parked(uow, [expected])
 

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import JSON, Column, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Field, SQLModel
 
 from claimflow_shared.runtime.tables import utcnow
@@ -397,3 +398,9 @@ class EraCursor(SQLModel, table=True):
 
     source: str = Field(primary_key=True)
     last_seq: int
+
+
+# Claims are built with `model_construct` (values, no validation) on the hot path; SQLAlchemy
+# sets up the attributes they are read through when its mappers are configured, which it
+# otherwise does only at the first instance built the ordinary way.
+configure_mappers()
