@@ -35,7 +35,6 @@ from claimflow_remittance.domain.denial_queue import (
     add_note,
     assign,
 )
-from claimflow_remittance.domain.documents import render_appeal_packet
 from claimflow_remittance.domain.patient_accounts import patient_key_for
 from claimflow_remittance.unit_of_work import SqlRemittanceUnitOfWork
 from claimflow_shared.events import Patient, PatientBalanceDue
@@ -312,6 +311,9 @@ async def prepare_appeal_packet(
         prepared_by=by,
         prepared_on=_now().date(),
     )
+    # The PDF library (and the imaging library under it) loads on the first document only.
+    from claimflow_remittance.domain.documents import render_appeal_packet
+
     pdf = render_appeal_packet(packet)
     uow.denials.add_packet(
         AppealPacketRow(

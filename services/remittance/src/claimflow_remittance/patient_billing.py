@@ -16,7 +16,6 @@ from claimflow_remittance.adapters.tables import (
     PaymentPlanRow,
 )
 from claimflow_remittance.domain.contacts import Contact
-from claimflow_remittance.domain.documents import StatementDocument, render_patient_statement
 from claimflow_remittance.domain.patient_accounts import (
     Instalment,
     PatientAccountError,
@@ -268,6 +267,9 @@ async def render_statement(
     how_to_pay: Sequence[str] = HOW_TO_PAY,
 ) -> bytes:
     """The patient's statement as a PDF, counted for cost to collect."""
+    # The PDF library (and the imaging library under it) loads on the first document only.
+    from claimflow_remittance.domain.documents import StatementDocument, render_patient_statement
+
     account = await patient_account(uow, tenant_id=tenant_id, patient_key=patient_key, as_of=as_of)
     patient = account.patient
     address = patient.get("address") or {}
