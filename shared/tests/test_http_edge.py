@@ -101,3 +101,17 @@ def test_a_500_is_logged_with_its_stack_and_an_id_and_shows_neither(caplog):
     assert line["exception"] == "KeyError" and line["stack"]
     assert line["error_id"] == response.json()["error_id"]
     assert "Jane" not in json.dumps(line)
+
+
+def test_a_url_carrying_control_characters_is_refused_not_a_500():
+    app = FastAPI()
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=1000)
+
+    @app.get("/postings")
+    async def postings(claim_id: str = "") -> dict:
+        return {"claim_id": claim_id}
+
+    client = TestClient(app)
+    assert client.get("/postings?claim_id=%00").status_code == 422
+    assert client.get("/postings?claim_id=C1-1").status_code == 200

@@ -6,8 +6,10 @@ id the caller can quote, never shown to the caller (500)."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -111,10 +113,15 @@ def install_error_handlers(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+# NUL and other C0 controls in a path or query: no database text can hold NUL.
+_FORBIDDEN_IN_URL = re.compile("[\x00-\x1f\x7f]")
+
+
 class BodyLimit:
-    """Refuses a request body larger than `max_bytes` with 413 before it is read whole,
-    whether it announces its length or streams in chunks. Routes that take large files
-    (bulk intake, 835 uploads) name their own larger limits by path prefix."""
+    """Refuses a URL carrying control characters (422), and a request body larger than
+    `max_bytes` (413) before it is read whole, whether it announces its length or streams in
+    chunks. Routes that take large files (bulk intake, 835 uploads) name their own larger
+    limits by path prefix."""
 
     def __init__(
         self, app: ASGIApp, *, max_bytes: int, overrides: dict[str, int] | None = None
@@ -132,6 +139,15 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if _FORBIDDEN_IN_URL.search(unquote(scope.get("query_string", b"").decode("latin-1"))) or (
+            _FORBIDDEN_IN_URL.search(scope.get("path", ""))
+        ):
+            await _answer(
+                send,
+                422,
+                b'{"detail":[{"field":"url","reason":"control characters are not allowed"}]}',
+            )
             return
         limit = self.limit_for(scope.get("path", ""))
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -182,10 +198,14 @@ async def _too_large(send: Send, limit: int) -> None:
         + str(limit).encode()
         + b' bytes; split it or use the bulk upload"}'
     )
+    await _answer(send, 413, body)
+
+
+async def _answer(send: Send, status: int, body: bytes) -> None:
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
