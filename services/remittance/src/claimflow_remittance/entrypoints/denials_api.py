@@ -22,6 +22,7 @@ from claimflow_remittance.denial_work import (
 from claimflow_remittance.domain.appeals import AppealPacketError, slots_for
 from claimflow_remittance.domain.denial_queue import DenialActionError, DenialNotFound
 from claimflow_remittance.domain.denials import CATEGORIES
+from claimflow_remittance.entrypoints.params import DayQuery
 from claimflow_remittance.unit_of_work import SqlRemittanceUnitOfWork
 from claimflow_shared.runtime.tenancy import PrincipalDep, TenantDep
 from claimflow_shared.runtime.uow import UnitsOfWork
@@ -104,7 +105,7 @@ class ActionIn(BaseModel):
 
 class ContactBody(BaseModel):
     name: str = Field(min_length=1, max_length=120)
-    address: list[str] = Field(default_factory=list, max_length=4)
+    address: list[Annotated[str, Field(max_length=120)]] = Field(default_factory=list, max_length=4)
     identifier: str = Field(default="", max_length=40)
     phone: str = Field(default="", max_length=30)
 
@@ -113,8 +114,12 @@ class ContactBody(BaseModel):
 
 
 class AppealPacketIn(BaseModel):
-    arguments: dict[str, str] = Field(default_factory=dict, max_length=20)
-    attachments: list[str] = Field(default_factory=list, max_length=50)
+    arguments: dict[str, Annotated[str, Field(max_length=4000)]] = Field(
+        default_factory=dict, max_length=20
+    )
+    attachments: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=50
+    )
     practice: ContactBody | None = None
     payer: ContactBody | None = None
 
@@ -145,11 +150,11 @@ def router(uows: UnitsOfWork[SqlRemittanceUnitOfWork]) -> APIRouter:
         status: Status = "open",
         payer_id: str | None = None,
         category: Annotated[str | None, Query(description=", ".join(CATEGORIES))] = None,
-        min_amount: Annotated[Decimal | None, Query(ge=0)] = None,
-        max_amount: Annotated[Decimal | None, Query(ge=0)] = None,
+        min_amount: Annotated[Decimal | None, Query(ge=0, le=10**10)] = None,
+        max_amount: Annotated[Decimal | None, Query(ge=0, le=10**10)] = None,
         min_age_days: Annotated[int | None, Query(ge=0, le=36500)] = None,
         max_age_days: Annotated[int | None, Query(ge=0, le=36500)] = None,
-        deadline_by: date | None = None,
+        deadline_by: DayQuery = None,
         assignee: str | None = None,
         claim_id: str | None = None,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,

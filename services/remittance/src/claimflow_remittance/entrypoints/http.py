@@ -23,6 +23,7 @@ from claimflow_remittance.adapters.tables import (
 from claimflow_remittance.domain.aging import BUCKETS
 from claimflow_remittance.domain.kpis import Kpis
 from claimflow_remittance.entrypoints import denials_api, patients_api
+from claimflow_remittance.entrypoints.params import DayQuery, RowId
 from claimflow_remittance.ledger import (
     UPLOAD,
     ImportResult,
@@ -500,7 +501,7 @@ def router(
 
     @api.post("/unmatched/{item_id}/post", response_model=PostedPublic)
     async def place(
-        item_id: int, body: PlaceIn, tenant: TenantDep, principal: PrincipalDep
+        item_id: RowId, body: PlaceIn, tenant: TenantDep, principal: PrincipalDep
     ) -> PostedPublic:
         """Post a waiting payment to the claim a person names (audited as that person)."""
         try:
@@ -530,7 +531,7 @@ def router(
 
     @api.post("/unmatched/{item_id}/dismiss", response_model=UnmatchedPublic)
     async def dismiss(
-        item_id: int, body: DismissIn, tenant: TenantDep, principal: PrincipalDep
+        item_id: RowId, body: DismissIn, tenant: TenantDep, principal: PrincipalDep
     ) -> UnmatchedPublic:
         try:
             async with uows(principal=str(principal)) as uow:
@@ -565,9 +566,9 @@ def router(
     @api.get("/kpis", response_model=KpiReport)
     async def kpis(
         tenant: TenantDep,
-        period_start: date | None = None,
-        period_end: date | None = None,
-        as_of: date | None = None,
+        period_start: DayQuery = None,
+        period_end: DayQuery = None,
+        as_of: DayQuery = None,
         payer_id: str | None = None,
     ) -> KpiReport:
         """Clean claim rate, first-pass resolution, initial denial rate (by category), net

@@ -17,6 +17,7 @@ from claimflow_remittance.domain.patient_accounts import (
     PaymentPlan,
     plan_status,
 )
+from claimflow_remittance.entrypoints.params import Day, DayQuery
 from claimflow_remittance.patient_billing import (
     HOW_TO_PAY,
     PatientNotFound,
@@ -111,7 +112,7 @@ class AccountPublic(BaseModel):
 
 class PaymentIn(BaseModel):
     amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
-    received_on: date | None = None
+    received_on: Day | None = None
     method: str = Field(default="card", pattern=r"^[a-z-]{2,20}$")
     claim_id: str | None = Field(default=None, max_length=38)
 
@@ -125,17 +126,21 @@ class PaymentOut(BaseModel):
 
 class PlanIn(BaseModel):
     count: int = Field(ge=1, le=120)
-    first_due: date
+    first_due: Day
     every_months: int = Field(default=1, ge=1, le=12)
     total: Decimal | None = Field(default=None, gt=0, max_digits=12, decimal_places=2)
 
 
 class StatementIn(BaseModel):
-    as_of: date | None = None
+    as_of: Day | None = None
     practice_name: str | None = Field(default=None, max_length=120)
-    practice_address: list[str] = Field(default_factory=list, max_length=4)
+    practice_address: list[Annotated[str, Field(max_length=120)]] = Field(
+        default_factory=list, max_length=4
+    )
     practice_phone: str = Field(default="", max_length=30)
-    how_to_pay: list[str] = Field(default_factory=list, max_length=6)
+    how_to_pay: list[Annotated[str, Field(max_length=300)]] = Field(
+        default_factory=list, max_length=6
+    )
 
 
 def _refused(exc: Exception) -> HTTPException:
@@ -168,9 +173,7 @@ def router(uows: UnitsOfWork[SqlRemittanceUnitOfWork]) -> APIRouter:
         ]
 
     @api.get("/{patient_key}", response_model=AccountPublic)
-    async def account(
-        patient_key: str, tenant: TenantDep, as_of: date | None = None
-    ) -> AccountPublic:
+    async def account(patient_key: str, tenant: TenantDep, as_of: DayQuery = None) -> AccountPublic:
         when = as_of or _today()
         try:
             async with uows() as uow:
