@@ -167,6 +167,9 @@ async def test_listing_parameters_are_bounded(api):
         ("/v1/unmatched", {"limit": 1001}),
         ("/v1/denials", {"limit": 501}),
         ("/v1/postings", {"after_id": -5}),
+        ("/v1/denials", {"max_amount": "10000000000.0"}),  # more than a money column holds
+        ("/v1/kpis", {"as_of": "0001-01-01"}),  # an aging window would overflow the calendar
+        ("/v1/patients/P0000000000000000", {"as_of": "9999-12-31"}),
     ):
         headers = OPERATOR if "/ops/" in path else as_tenant()
         response = await api.get(path, params=params, headers=headers)

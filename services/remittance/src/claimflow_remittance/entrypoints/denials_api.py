@@ -22,7 +22,7 @@ from claimflow_remittance.denial_work import (
 from claimflow_remittance.domain.appeals import AppealPacketError, slots_for
 from claimflow_remittance.domain.denial_queue import DenialActionError, DenialNotFound
 from claimflow_remittance.domain.denials import CATEGORIES
-from claimflow_remittance.entrypoints.params import DayQuery
+from claimflow_remittance.entrypoints.params import MAX_MONEY, DayQuery
 from claimflow_remittance.unit_of_work import SqlRemittanceUnitOfWork
 from claimflow_shared.runtime.tenancy import PrincipalDep, TenantDep
 from claimflow_shared.runtime.uow import UnitsOfWork
@@ -150,8 +150,8 @@ def router(uows: UnitsOfWork[SqlRemittanceUnitOfWork]) -> APIRouter:
         status: Status = "open",
         payer_id: str | None = None,
         category: Annotated[str | None, Query(description=", ".join(CATEGORIES))] = None,
-        min_amount: Annotated[Decimal | None, Query(ge=0, le=10**10)] = None,
-        max_amount: Annotated[Decimal | None, Query(ge=0, le=10**10)] = None,
+        min_amount: Annotated[Decimal | None, Query(ge=0, le=MAX_MONEY)] = None,
+        max_amount: Annotated[Decimal | None, Query(ge=0, le=MAX_MONEY)] = None,
         min_age_days: Annotated[int | None, Query(ge=0, le=36500)] = None,
         max_age_days: Annotated[int | None, Query(ge=0, le=36500)] = None,
         deadline_by: DayQuery = None,
