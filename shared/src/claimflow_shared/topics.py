@@ -65,19 +65,19 @@ CLAIM_REJECTED = Topic(
 )
 REMITTANCE_RECEIVED = Topic(
     "remittance.received",
-    "1.0",
+    "1.1",
     m.RemittanceReceived,
     "The payer's 835 adjudicated the claim and the payment was posted.",
 )
 CLAIM_DENIED = Topic(
     "claim.denied",
-    "1.0",
+    "1.1",
     m.ClaimDenied,
     "The payer denied the claim; CARC/RARC, category and recommended action.",
 )
 PATIENT_BALANCE_DUE = Topic(
     "patient.balance-due",
-    "1.0",
+    "1.1",
     m.PatientBalanceDue,
     "After posting, the patient owes a balance (deductible, coinsurance, copay).",
 )

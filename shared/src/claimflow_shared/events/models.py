@@ -451,6 +451,10 @@ class RemittanceAdjustment(Contract):
 
 
 class LineAdjustment(Contract):
+    """One SVC of the 835. `line_number` is its place in the remittance; the claim's own
+    line numbers it pays are `submitted_line_numbers` (payers split, bundle and reorder
+    lines, so the two need not agree)."""
+
     line_number: int | None = None
     code: str
     modifiers: list[str] = Field(default_factory=list)
@@ -460,6 +464,14 @@ class LineAdjustment(Contract):
     units: int | None = None
     adjustments: list[RemittanceAdjustment] = Field(default_factory=list)
     rarcs: list[Rarc] = Field(default_factory=list)
+    submitted_line_numbers: list[int] = Field(
+        default_factory=list,
+        description="Since 1.1: the claim.submitted line(s) this SVC pays; [] when unmatched",
+    )
+    control_number: str | None = Field(
+        default=None, max_length=50, description="Since 1.1: REF*6R, the line control number"
+    )
+    service_date: date | None = Field(default=None, description="Since 1.1: DTM*472/150")
 
 
 class PaymentInfo(Contract):
@@ -468,6 +480,7 @@ class PaymentInfo(Contract):
     payment_date: date | None
     payer_id: str | None = None
     payer_name: str | None = None
+    payee_npi: str | None = Field(default=None, description="Since 1.1: N1*PE NPI (XX)")
 
 
 class RemittanceReceived(Contract):
@@ -486,9 +499,25 @@ class RemittanceReceived(Contract):
     rarcs: list[Rarc] = Field(default_factory=list)
     payment: PaymentInfo
     remittance_file_id: str
+    original_payer_claim_number: str | None = Field(
+        default=None,
+        max_length=50,
+        description="Since 1.1: REF*F8, the payer claim number this payment corrects",
+    )
+    claim_filing_indicator: str | None = Field(
+        default=None, max_length=2, description="Since 1.1: CLP06 (MB Medicare B, 12 PPO, ...)"
+    )
+    crossover: CrossoverInfo | None = Field(
+        default=None,
+        description="Since 1.1: the payer forwarded the claim, or a secondary claim is due",
+    )
 
 
 class ClaimDenied(Contract):
+    """The payer refused some or all of a claim. `partial` (1.1) tells a line denial on a
+    claim otherwise paid (the claim also has a `remittance.received` with status
+    partially-paid) from a denial of the whole claim."""
+
     claim_id: ClaimId
     payer_claim_number: str | None = None
     adjustments: list[RemittanceAdjustment] = Field(min_length=1)
@@ -497,6 +526,20 @@ class ClaimDenied(Contract):
     category: str = Field(examples=["eligibility", "timely-filing", "medical-necessity"])
     recommended_action: str
     appealable: bool = True
+    partial: bool = Field(default=False, description="Since 1.1: some lines were paid")
+    action: str | None = Field(
+        default=None,
+        description="Since 1.1: correct-and-resubmit, appeal, write-off, bill-patient, "
+        "bill-other-payer or review",
+    )
+    subcategory: str | None = Field(default=None, description="Since 1.1")
+    denied_lines: list[int] = Field(
+        default_factory=list, description="Since 1.1: claim.submitted line numbers denied"
+    )
+    appeal_deadline: date | None = Field(
+        default=None, description="Since 1.1: last day for a first-level appeal"
+    )
+    payer_id: str | None = Field(default=None, description="Since 1.1")
 
 
 class PatientBalanceDue(Contract):
@@ -504,6 +547,10 @@ class PatientBalanceDue(Contract):
     patient: Patient
     amount: Money
     reasons: list[RemittanceAdjustment] = Field(default_factory=list)
+    service_date: date | None = Field(default=None, description="Since 1.1: first date of service")
+    total_charge: Money | None = Field(default=None, description="Since 1.1")
+    insurance_paid: Money | None = Field(default=None, description="Since 1.1")
+    payer_claim_number: str | None = Field(default=None, max_length=50, description="Since 1.1")
 
 
 class DenialAction(StrEnum):
@@ -564,3 +611,15 @@ class DiagnosisCandidates(Contract):
 
     field: str
     candidates: list[SuggestedCode] = Field(default_factory=list, max_length=10)
+class CrossoverInfo(Contract):
+    """Why another payer comes next (remittance.received 1.1): the payer sent the claim on
+    itself (CLP02 19-21, NM1*TT, remark MA18/MA07/N89: await the crossover, do not bill it
+    again) or the claim names a secondary payer and the primary left a balance."""
+
+    action: Literal["await-crossover", "submit-secondary"]
+    reason: str = Field(max_length=200)
+    carrier_name: str | None = Field(default=None, max_length=60, description="NM1*TT name")
+    carrier_id: str | None = Field(default=None, max_length=80, description="NM1*TT id")
+
+
+RemittanceReceived.model_rebuild()
