@@ -611,6 +611,8 @@ class DiagnosisCandidates(Contract):
 
     field: str
     candidates: list[SuggestedCode] = Field(default_factory=list, max_length=10)
+
+
 class CrossoverInfo(Contract):
     """Why another payer comes next (remittance.received 1.1): the payer sent the claim on
     itself (CLP02 19-21, NM1*TT, remark MA18/MA07/N89: await the crossover, do not bill it

@@ -42,6 +42,14 @@ from claimflow_shared.runtime.tenancy import OperatorDep, PrincipalDep, TenantDe
 from claimflow_shared.runtime.uow import UnitsOfWork
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
+# The body is an X12 file, read as a stream: declared here so tools can exercise the route.
+X12_BODY = {
+    "required": True,
+    "content": {
+        media: {"schema": {"type": "string", "description": "an X12 835 interchange"}}
+        for media in ("application/edi-x12", "text/plain", "application/octet-stream")
+    },
+}
 _FILE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -444,6 +452,7 @@ def router(
             413: {"description": "larger than MAX_UPLOAD_BYTES"},
             422: {"description": "not an 835"},
         },
+        openapi_extra={"requestBody": X12_BODY},
     )
     async def upload_835(
         request: Request, response: Response, tenant: TenantDep, principal: PrincipalDep
