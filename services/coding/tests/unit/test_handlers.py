@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from claimflow_cli.synthetic import encounter
 from claimflow_coding.handlers import load_codings, on_encounter_documented
-from claimflow_shared.events import EncounterDocumented, EventEnvelope
+from claimflow_shared.events import Amendment, EncounterDocumented, EventEnvelope
 from claimflow_shared.topics import CODING_QUERY_RAISED, ENCOUNTER_CODED
 
 
@@ -66,3 +66,20 @@ async def test_the_batch_lookup_asks_for_every_encounter_of_the_batch(uow):
     uow.codings.load = load
     await load_codings(uow=uow, events=[documented(1), documented(2)])
     assert asked == [("acme", "E0001"), ("acme", "E0002")]
+
+
+async def test_an_amended_encounter_is_coded_again_and_the_amendment_travels_on(uow):
+    first = documented(diagnoses=[{"sequence": 1, "code": "E11"}])
+    await handle(uow, first)
+    assert uow.codings.records[("acme", first.encounter_id)].status == "query"
+    fixed = EncounterDocumented.model_validate(encounter("acme", 1, seed=5)).model_copy(
+        update={"amendment": Amendment(revision=2, supersedes_revision=1, changed=["diagnoses"])}
+    )
+    amended = first.model_copy(update={"event_id": uuid.uuid4(), "payload": fixed})
+    await handle(uow, amended)
+    coded = uow.emitted[-1]
+    assert coded.event_type == ENCOUNTER_CODED.event_type
+    assert coded.payload.amendment.revision == 2
+    record = uow.codings.records[("acme", first.encounter_id)]
+    assert (record.status, record.query_reasons) == ("coded", [])
+    assert len(uow.codings.records) == 1
