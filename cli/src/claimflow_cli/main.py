@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from claimflow_cli import demo as demo_run
+from claimflow_cli import intake as intake_commands
 from claimflow_cli import local
 from claimflow_cli.client import StackClient
 from claimflow_local.stack import SERVICES, parse_replicas
@@ -191,6 +192,8 @@ def keys_create(
     )
     print(key)
 
+
+intake_commands.register(app)
 
 dlq_app = typer.Typer(help="Inspect and replay dead letters.")
 app.add_typer(dlq_app, name="dlq")

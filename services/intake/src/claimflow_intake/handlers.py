@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from claimflow_intake.adapters.tables import AcceptedEncounter, BulkJob, BulkResult
+from claimflow_intake.adapters.tables import BulkJob
 from claimflow_intake.domain.bulk import BulkRecord
 from claimflow_intake.domain.cycle import (
     CycleState,
@@ -84,19 +84,17 @@ async def accept_encounters(
     as an amendment of the same encounter, one revision later."""
     keys = [(e.source.system, e.source.document_id) for e in encounters]
     known = await uow.encounters.by_documents(tenant_id, keys)
-    created: dict[tuple[str, str], AcceptedEncounter] = {}
+    # Encounters new in this unit of work, as the values of their rows (inserted set-wise at
+    # the end; building row objects costs more than the rest of accepting them).
+    created: dict[tuple[str, str], dict[str, Any]] = {}
     results = []
     for key, encounter in zip(keys, encounters, strict=True):
-        row = created.get(key) or known.get(key)
-        stored = (
-            StoredDocument(row.encounter_id, row.fingerprint, row.revision, row.field_prints)
-            if row is not None
-            else None
-        )
+        fresh, row = created.get(key), known.get(key)
+        stored = _stored(fresh) if fresh is not None else _stored(vars(row)) if row else None
         decision = decide_intake(encounter=encounter, stored=stored)
         if isinstance(decision, RepeatedDocument):
-            assert row is not None
-            results.append(Accepted(row.encounter_id, "duplicate", row.revision))
+            assert stored is not None
+            results.append(Accepted(stored.encounter_id, "duplicate", stored.revision))
             continue
         if isinstance(decision, NewEncounter):
             envelope = uow.emit(
@@ -106,37 +104,56 @@ async def accept_encounters(
                 encounter_id=decision.encounter_id,
                 detail=f"accepted via {channel}",
             )
-            created[key] = AcceptedEncounter(
-                tenant_id=tenant_id,
-                encounter_id=decision.encounter_id,
-                source_system=key[0],
-                document_id=key[1],
-                fingerprint=decision.fingerprint,
-                field_prints=dict(decision.field_prints),
-                channel=channel,
-                status=CycleStatus.ACCEPTED.value,
-                status_at=envelope.occurred_at,
-            )
+            created[key] = {
+                "tenant_id": tenant_id,
+                "encounter_id": decision.encounter_id,
+                "source_system": key[0],
+                "document_id": key[1],
+                "fingerprint": decision.fingerprint,
+                "field_prints": dict(decision.field_prints),
+                "revision": 1,
+                "channel": channel,
+                "status": CycleStatus.ACCEPTED.value,
+                "status_at": envelope.occurred_at,
+                "accepted_at": envelope.occurred_at,
+                "updated_at": envelope.occurred_at,
+            }
         else:
-            assert isinstance(decision, AmendedDocument) and row is not None
+            assert isinstance(decision, AmendedDocument)
             changed = ", ".join(decision.event.amendment.changed) or "content"  # type: ignore[union-attr]
             envelope = uow.emit(
                 ENCOUNTER_DOCUMENTED,
                 decision.event,
                 tenant_id=tenant_id,
-                encounter_id=row.encounter_id,
+                encounter_id=decision.encounter_id,
                 detail=f"revision {decision.revision} via {channel}: {changed} changed"[:500],
             )
-            row.fingerprint, row.field_prints = decision.fingerprint, dict(decision.field_prints)
-            row.revision, row.channel = decision.revision, channel
-            row.status, row.status_at = CycleStatus.AMENDED.value, envelope.occurred_at
-            row.updated_at = envelope.occurred_at
-            if key not in created:
+            amended = {
+                "fingerprint": decision.fingerprint,
+                "field_prints": dict(decision.field_prints),
+                "revision": decision.revision,
+                "channel": channel,
+                "status": CycleStatus.AMENDED.value,
+                "status_at": envelope.occurred_at,
+                "updated_at": envelope.occurred_at,
+            }
+            if fresh is not None:
+                fresh.update(amended)
+            else:
+                assert row is not None
+                for name, value in amended.items():
+                    setattr(row, name, value)
                 uow.encounters.changed(row)
         results.append(Accepted(decision.encounter_id, decision.status, decision.revision))
-    for row in created.values():
-        uow.encounters.add(row)
+    for values in created.values():
+        uow.encounters.add(values)
     return results
+
+
+def _stored(values: Any) -> StoredDocument:
+    return StoredDocument(
+        values["encounter_id"], values["fingerprint"], values["revision"], values["field_prints"]
+    )
 
 
 @dataclass(frozen=True)
@@ -338,15 +355,15 @@ async def ingest_bulk_records(
         status = done.status if done else "rejected"
         setattr(job, status, getattr(job, status) + 1)
         results.append(
-            BulkResult(
-                job_id=job.job_id,
-                ordinal=record.ordinal,
-                position=record.position,
-                document_id=record.document_id,
-                status=status,
-                encounter_id=done.encounter_id if done else None,
-                problems=[_problem_body(p) for p in problems],
-            )
+            {
+                "job_id": job.job_id,
+                "ordinal": record.ordinal,
+                "position": record.position,
+                "document_id": record.document_id,
+                "status": status,
+                "encounter_id": done.encounter_id if done else None,
+                "problems": [_problem_body(p) for p in problems],
+            }
         )
     uow.bulk.add_results(results)
     checkpoint = records[-1].checkpoint

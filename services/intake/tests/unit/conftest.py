@@ -54,8 +54,8 @@ class FakeEncounterRepository(EncounterRepository):
             if r.tenant_id == tenant_id and (r.source_system, r.document_id) in wanted
         }
 
-    def add(self, encounter: AcceptedEncounter) -> None:
-        self.rows.append(encounter)
+    def add(self, values: dict) -> None:
+        self.rows.append(AcceptedEncounter(**values))
 
     async def get(self, tenant_id: str, encounter_id: str) -> AcceptedEncounter | None:
         return next(
@@ -204,8 +204,8 @@ class FakeBulkRepository(BulkRepository):
     async def unfinished(self) -> list[BulkJob]:
         return [j for j in self.job_rows.values() if j.status in ("queued", "running")]
 
-    def add_results(self, results: Iterable[BulkResult]) -> None:
-        self.result_rows.extend(results)
+    def add_results(self, results: Iterable[dict]) -> None:
+        self.result_rows.extend(BulkResult(**r) for r in results)
 
     async def seen_documents(self, job_id: str, document_ids: Iterable[str]) -> set[str]:
         wanted = set(document_ids)

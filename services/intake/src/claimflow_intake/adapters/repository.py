@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from claimflow_intake.adapters.tables import (
@@ -59,8 +59,8 @@ class EncounterRepository:
     ) -> dict[DocumentKey, AcceptedEncounter]:
         raise NotImplementedError
 
-    def add(self, encounter: AcceptedEncounter) -> None:
-        """A new encounter, written with the others at commit."""
+    def add(self, values: dict[str, Any]) -> None:
+        """A new encounter (its row's values), written with the others at commit."""
         raise NotImplementedError
 
     def changed(self, encounter: AcceptedEncounter) -> None:
@@ -100,8 +100,8 @@ class SqlEncounterRepository(EncounterRepository):
         found = {(r.source_system, r.document_id): r for r in rows.scalars()}
         return {key: row for key, row in found.items() if key in wanted}
 
-    def add(self, encounter: AcceptedEncounter) -> None:
-        self.uow.add(encounter)
+    def add(self, values: dict[str, Any]) -> None:
+        self.uow.insert(AcceptedEncounter, **values)
 
     def changed(self, encounter: AcceptedEncounter) -> None:
         self.session.add(encounter)
@@ -581,7 +581,8 @@ class BulkRepository:
         """Jobs received in full and not finished, oldest first (any tenant)."""
         raise NotImplementedError
 
-    def add_results(self, results: Iterable[BulkResult]) -> None:
+    def add_results(self, results: Iterable[dict[str, Any]]) -> None:
+        """Each record's result (a row's values), written set-wise at commit."""
         raise NotImplementedError
 
     async def seen_documents(self, job_id: str, document_ids: Iterable[str]) -> set[str]:
@@ -626,9 +627,9 @@ class SqlBulkRepository(BulkRepository):
         )
         return list(rows.scalars())
 
-    def add_results(self, results: Iterable[BulkResult]) -> None:
+    def add_results(self, results: Iterable[dict[str, Any]]) -> None:
         for result in results:
-            self.uow.add(result)
+            self.uow.insert(BulkResult, **result)
 
     async def seen_documents(self, job_id: str, document_ids: Iterable[str]) -> set[str]:
         wanted = set(document_ids)
@@ -649,9 +650,3 @@ class SqlBulkRepository(BulkRepository):
             query = query.where(BulkResult.status == status)
         rows = await self.session.execute(query.order_by(BulkResult.ordinal).limit(limit))
         return list(rows.scalars())
-
-    async def count_results(self, job_id: str) -> int:
-        rows = await self.session.execute(
-            select(func.count()).select_from(BulkResult).where(BulkResult.job_id == job_id)
-        )
-        return int(rows.scalar() or 0)

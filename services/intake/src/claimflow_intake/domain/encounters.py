@@ -4,10 +4,11 @@ between a new encounter, a repeat of one already accepted, and an amendment of i
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from pydantic_core import to_json
 
 from claimflow_shared.events import Amendment, EncounterDocumented
 
@@ -35,12 +36,8 @@ def field_prints(encounter: EncounterDocumented) -> dict[str, str]:
     """A short digest of each top-level payload field, kept instead of the document itself,
     so an amendment can name the fields it changed without intake storing the PHI twice."""
     body = encounter.model_dump(mode="json", exclude={"amendment"})
-    return {
-        name: hashlib.sha256(
-            json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
-        ).hexdigest()[:16]
-        for name, value in body.items()
-    }
+    # Model dumps keep field order, so the same content always serialises the same way.
+    return {name: hashlib.sha256(to_json(value)).hexdigest()[:16] for name, value in body.items()}
 
 
 def changed_fields(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
