@@ -98,9 +98,9 @@ def decide_intake(
         return RepeatedDocument(stored.encounter_id)
     prints = field_prints(encounter)
     if stored is None:
-        return NewEncounter(
-            new_encounter_id(), encounter.model_copy(update={"amendment": None}), print_, prints
-        )
+        if encounter.amendment is not None:
+            encounter = encounter.model_copy(update={"amendment": None})
+        return NewEncounter(new_encounter_id(), encounter, print_, prints)
     revision = stored.revision + 1
     amendment = Amendment(
         revision=revision,
