@@ -6,7 +6,7 @@ whole (422, naming the field and the reason)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -230,9 +230,6 @@ def router(uows: UnitsOfWork[SqlIntakeUnitOfWork]) -> APIRouter:
         async with uows() as uow:
             return await uow.registry.load(tenant)
 
-    def command(principal) -> Callable[[], SqlIntakeUnitOfWork]:
-        return lambda: uows(principal=str(principal))
-
     # --- the tenant ---------------------------------------------------------------------------
 
     @api.get("/tenant", response_model=TenantOut)
@@ -254,7 +251,7 @@ def router(uows: UnitsOfWork[SqlIntakeUnitOfWork]) -> APIRouter:
 
     @api.put("/tenant", response_model=TenantOut)
     async def put_tenant(body: TenantIn, tenant: TenantDep, principal: PrincipalDep) -> TenantOut:
-        async with command(principal)() as uow:
+        async with uows(principal=str(principal)) as uow:
             await _guarded(
                 set_tenant(
                     uow=uow,
@@ -296,7 +293,7 @@ def router(uows: UnitsOfWork[SqlIntakeUnitOfWork]) -> APIRouter:
     ) -> PayerOut:
         """Register the payer, or replace the one with this payer id."""
         payer = Payer(payer_id=payer_id, **{**body.model_dump(), "aliases": tuple(body.aliases)})
-        async with command(principal)() as uow:
+        async with uows(principal=str(principal)) as uow:
             saved = await _guarded(put_payer(uow=uow, tenant_id=tenant, payer=payer))
         return PayerOut(**entry_body(saved))
 
@@ -304,7 +301,7 @@ def router(uows: UnitsOfWork[SqlIntakeUnitOfWork]) -> APIRouter:
     async def delete_payer_route(
         payer_id: PayerId, tenant: TenantDep, principal: PrincipalDep
     ) -> Response:
-        async with command(principal)() as uow:
+        async with uows(principal=str(principal)) as uow:
             await _guarded(delete_payer(uow=uow, tenant_id=tenant, payer_id=payer_id))
         return Response(status_code=204)
 
@@ -330,7 +327,7 @@ def router(uows: UnitsOfWork[SqlIntakeUnitOfWork]) -> APIRouter:
     ) -> ProviderOut:
         """Register a provider; one whose NPI or local identifier is registered already is
         a conflict (409 naming that entry's id: replace it with PUT)."""
-        async with command(principal)() as uow:
+        async with uows(principal=str(principal)) as uow:
             saved = await _guarded(add_provider(uow=uow, tenant_id=tenant, provider=body.domain()))
         return ProviderOut.of(saved)
 
@@ -338,7 +335,7 @@ def router(uows: UnitsOfWork[SqlIntakeUnitOfWork]) -> APIRouter:
     async def put_provider(
         provider_id: EntryId, body: ProviderIn, tenant: TenantDep, principal: PrincipalDep
     ) -> ProviderOut:
-        async with command(principal)() as uow:
+        async with uows(principal=str(principal)) as uow:
             saved = await _guarded(
                 replace_provider(uow=uow, tenant_id=tenant, ref=provider_id, provider=body.domain())
             )
@@ -348,7 +345,7 @@ def router(uows: UnitsOfWork[SqlIntakeUnitOfWork]) -> APIRouter:
     async def delete_provider_route(
         provider_id: EntryId, tenant: TenantDep, principal: PrincipalDep
     ) -> Response:
-        async with command(principal)() as uow:
+        async with uows(principal=str(principal)) as uow:
             await _guarded(delete_provider(uow=uow, tenant_id=tenant, ref=provider_id))
         return Response(status_code=204)
 
@@ -362,7 +359,7 @@ def router(uows: UnitsOfWork[SqlIntakeUnitOfWork]) -> APIRouter:
     async def post_facility(
         body: FacilityIn, tenant: TenantDep, principal: PrincipalDep
     ) -> FacilityOut:
-        async with command(principal)() as uow:
+        async with uows(principal=str(principal)) as uow:
             saved = await _guarded(add_facility(uow=uow, tenant_id=tenant, facility=body.domain()))
         return FacilityOut.of(saved)
 
@@ -370,7 +367,7 @@ def router(uows: UnitsOfWork[SqlIntakeUnitOfWork]) -> APIRouter:
     async def put_facility(
         facility_id: EntryId, body: FacilityIn, tenant: TenantDep, principal: PrincipalDep
     ) -> FacilityOut:
-        async with command(principal)() as uow:
+        async with uows(principal=str(principal)) as uow:
             saved = await _guarded(
                 replace_facility(uow=uow, tenant_id=tenant, ref=facility_id, facility=body.domain())
             )
@@ -380,7 +377,7 @@ def router(uows: UnitsOfWork[SqlIntakeUnitOfWork]) -> APIRouter:
     async def delete_facility_route(
         facility_id: EntryId, tenant: TenantDep, principal: PrincipalDep
     ) -> Response:
-        async with command(principal)() as uow:
+        async with uows(principal=str(principal)) as uow:
             await _guarded(delete_facility(uow=uow, tenant_id=tenant, ref=facility_id))
         return Response(status_code=204)
 
