@@ -13,6 +13,7 @@ from rich.table import Table
 
 from claimflow_cli import coding, local
 from claimflow_cli import demo as demo_run
+from claimflow_cli import intake as intake_commands
 from claimflow_cli import remittance as remittance_cli
 from claimflow_cli.client import StackClient
 from claimflow_local.stack import SERVICES, parse_replicas
@@ -197,6 +198,7 @@ def keys_create(
 
 
 remittance_cli.register(app)  # era import, denials, patients, kpi
+intake_commands.register(app)
 
 dlq_app = typer.Typer(help="Inspect and replay dead letters.")
 app.add_typer(dlq_app, name="dlq")

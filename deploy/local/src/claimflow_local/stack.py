@@ -176,6 +176,8 @@ class Stack:
             # A local stack trusts X-Tenant-ID until keys are created (`claimflow keys create`).
             "ALLOW_INSECURE_DEV": "true",
             "API_KEYS_FILE": str(self.home / "api-keys"),
+            # Each intake replica's HL7 v2 MLLP listener gets a port of its own.
+            **({"MLLP_PORT": str(self.port(f"{name}-mllp"))} if service == "intake" else {}),
             **self.extra_env,
         }
 
