@@ -342,12 +342,21 @@ def test_replication_fits_the_single_broker(services):
 # -- several replicas ------------------------------------------------------------------------
 
 
+# Intake is the front door: its HTTP API and MLLP listener are published on the host (scale it
+# behind a proxy), although it also consumes events to report each encounter's status.
+FRONT_DOOR = "intake"
+
+
 @functools.cache
 def consuming_stages() -> list[str]:
-    """The stages whose composition root subscribes to a topic."""
+    """The stages behind the front door whose composition root subscribes to a topic."""
     from claimflow_cli.local import documented_service
 
-    return [name for name in CLAIMFLOW_SERVICES if documented_service(name).consumes]
+    return [
+        name
+        for name in CLAIMFLOW_SERVICES
+        if name != FRONT_DOOR and documented_service(name).consumes
+    ]
 
 
 def published_ports(service: dict) -> list[int]:
@@ -378,8 +387,9 @@ def test_a_consuming_stage_can_run_several_replicas(services, name):
     assert not service.get("volumes"), f"{name}: replicas would share a volume"
 
 
-def test_intake_publishes_its_api_on_the_host(services):
-    assert published_ports(services["intake"]) == [port_of("intake")]
+def test_intake_publishes_its_api_and_mllp_listener_on_the_host(services):
+    mllp = int(interpolate(environment(services["intake"])["MLLP_PORT"]))
+    assert published_ports(services["intake"]) == [port_of("intake"), mllp]
 
 
 def test_the_ports_override_publishes_each_consumers_api(services):

@@ -410,7 +410,10 @@ def hpas_for(name: str) -> list[dict]:
     ]
 
 
-CONSUMERS = [name for name in STAGES if name != "intake"]
+# Intake is the front door: it consumes only the status events it reports, and scales on
+# the requests it answers (CPU), not on consumer lag.
+FRONT_DOOR = "intake"
+CONSUMERS = [name for name in STAGES if name != FRONT_DOOR]
 
 
 # -- the tests -----------------------------------------------------------------------------------
@@ -471,8 +474,10 @@ def test_every_referenced_configmap_is_rendered():
 def test_every_app_has_a_deployment_and_a_service_on_its_http_port(name):
     c = container(name)
     ports = [p["containerPort"] for p in c["ports"]]
-    assert ports == [http_port(name)]
-    assert int(settings_of(name, **placeholder_secrets(name)).http_port) == http_port(name)
+    settings = settings_of(name, **placeholder_secrets(name))
+    # Besides HTTP, intake listens for HL7 v2 over MLLP on its own port.
+    assert ports == [http_port(name), *([settings.mllp_port] if name == FRONT_DOOR else [])]
+    assert int(settings.http_port) == http_port(name)
     services = [
         s
         for s in objects("Service").values()
@@ -480,8 +485,9 @@ def test_every_app_has_a_deployment_and_a_service_on_its_http_port(name):
         <= deployment(name)["spec"]["template"]["metadata"]["labels"].items()
     ]
     assert [s["metadata"]["name"] for s in services] == [name]
-    (port,) = services[0]["spec"]["ports"]
+    port, *others = services[0]["spec"]["ports"]
     assert container_port(name, port["targetPort"]) == http_port(name)
+    assert [container_port(name, p["targetPort"]) for p in others] == ports[1:]
 
 
 @pytest.mark.parametrize("name", APPS)
@@ -627,7 +633,7 @@ def test_each_stage_is_scaled_on_what_it_consumes(name):
     on CPU (an HPA)."""
     scaled, hpas = scaled_objects_for(name), hpas_for(name)
     assert len(scaled) + len(hpas) == 1, f"{name} needs exactly one autoscaler"
-    assert bool(scaled) == bool(consumed_topics(name))
+    assert bool(scaled) == (name in CONSUMERS and bool(consumed_topics(name)))
     assert "replicas" not in deployment(name)["spec"], "the autoscaler owns the replica count"
 
 
