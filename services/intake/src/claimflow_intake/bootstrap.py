@@ -45,6 +45,12 @@ def build(settings: Settings | None = None) -> Service:
         publishes=[ENCOUNTER_DOCUMENTED],
         routers=[http.router(uows, settings=settings, bulk=bulk), admin.router(uows)],
         background=background,
+        # Files and bundles are larger than a request; each route also checks its own limit.
+        body_limits={
+            "/v1/bulk": settings.bulk_max_bytes,
+            "/v1/fhir": settings.fhir_max_bytes,
+            "/v1/encounters": settings.json_max_bytes,
+        },
         description=(
             "Accepts documented encounters (JSON, FHIR R4, HL7 v2 over MLLP and HTTP, bulk "
             "NDJSON/CSV) against each tenant's master data and publishes encounter.documented; "

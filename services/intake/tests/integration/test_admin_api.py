@@ -42,7 +42,7 @@ async def test_a_bad_change_is_refused_naming_the_field_and_changes_nothing(inta
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["location"] == "/providers/0/npi"
-    assert "check digit" in response.json()["detail"][0]["msg"]
+    assert "check digit" in response.json()["detail"][0]["reason"]
     assert (await intake.client.get("/v1/providers", headers=ACME)).json() == []
     assert (await intake.client.get("/v1/tenant/audit", headers=ACME)).json() == []
 

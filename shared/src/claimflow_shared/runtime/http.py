@@ -83,6 +83,11 @@ ERROR_SCHEMA: dict[str, Any] = {
                             "field": {"type": "string"},
                             "reason": {"type": "string"},
                             "type": {"type": "string"},
+                            "location": {
+                                "type": "string",
+                                "description": "as the input names it: a JSON pointer, an "
+                                "HL7 segment-field, a CSV row and column",
+                            },
                         },
                     },
                 },

@@ -67,15 +67,15 @@ class ProblemOut(BaseModel):
 
 
 def problem_detail(problems: Sequence[ProblemOut]) -> list[dict[str, Any]]:
-    """Problems as a 422 `detail`, in FastAPI's shape (`loc`, `msg`, `type`) plus the
-    location as written."""
+    """Problems as a 422 `detail` in every service's shape (`field`, `reason`, `type`), plus
+    the location as the input names it (a JSON pointer, HL7 segment-field, CSV row/column)."""
     detail = []
     for p in problems:
         if p.location.startswith("/"):
-            loc = ["body", *(part for part in p.location.split("/")[1:] if part)]
+            field = ".".join(part for part in p.location.split("/")[1:] if part)
         else:
-            loc = [p.location]
-        detail.append({"loc": loc, "msg": p.reason, "type": p.kind, "location": p.location})
+            field = p.location
+        detail.append({"field": field, "reason": p.reason, "type": p.kind, "location": p.location})
     return detail
 
 
