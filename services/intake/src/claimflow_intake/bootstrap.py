@@ -31,17 +31,21 @@ def build(settings: Settings | None = None) -> Service:
     if settings.mllp_port:
         background.append(MllpListener(uows=uows, settings=settings))
     # Where each encounter stands across the cycle, from the stages' own events.
+    # Each is read as a small view: intake needs the outcome, not the whole claim or payment.
     follow = [
-        (ENCOUNTER_CODED, handlers.on_encounter_coded),
-        (CODING_QUERY_RAISED, handlers.on_coding_query_raised),
-        (CLAIM_SUBMITTED, handlers.on_claim_submitted),
-        (CLAIM_REJECTED, handlers.on_claim_rejected),
-        (REMITTANCE_RECEIVED, handlers.on_remittance_received),
+        (ENCOUNTER_CODED, handlers.on_encounter_coded, handlers.StageEvent),
+        (CODING_QUERY_RAISED, handlers.on_coding_query_raised, handlers.StageEvent),
+        (CLAIM_SUBMITTED, handlers.on_claim_submitted, handlers.ClaimEvent),
+        (CLAIM_REJECTED, handlers.on_claim_rejected, handlers.RejectionEvent),
+        (REMITTANCE_RECEIVED, handlers.on_remittance_received, handlers.PaymentEvent),
     ]
     return Service(
         runtime,
         uows,
-        subscriptions=[Subscription(t, h, handlers.load_encounters) for t, h in follow],
+        subscriptions=[
+            Subscription(topic, handle, handlers.load_encounters, view=view)
+            for topic, handle, view in follow
+        ],
         publishes=[ENCOUNTER_DOCUMENTED],
         routers=[http.router(uows, settings=settings, bulk=bulk), admin.router(uows)],
         background=background,

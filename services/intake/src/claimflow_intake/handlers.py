@@ -42,13 +42,8 @@ from claimflow_intake.domain.json_encounter import read_json_encounter
 from claimflow_intake.domain.validation import Problem, ProblemKind
 from claimflow_intake.master_data import load_directory
 from claimflow_intake.unit_of_work import IntakeUnitOfWork
-from claimflow_shared.events import (
-    ClaimRejected,
-    ClaimSubmitted,
-    EncounterDocumented,
-    EventEnvelope,
-    RemittanceReceived,
-)
+from claimflow_shared.events import EncounterDocumented, EventEnvelope
+from claimflow_shared.events.models import Contract
 from claimflow_shared.topics import ENCOUNTER_DOCUMENTED
 
 
@@ -397,6 +392,23 @@ async def _learn(
         uow.encounters.changed(row)
 
 
+class StageEvent(Contract):
+    """What intake reads of another stage's event to follow the encounter: nothing of its
+    payload but, for claims and payments, the claim and its outcome (a view of the contract)."""
+
+
+class ClaimEvent(StageEvent):
+    claim_id: str
+
+
+class RejectionEvent(ClaimEvent):
+    stage: str
+
+
+class PaymentEvent(ClaimEvent):
+    status: str
+
+
 async def on_encounter_coded(*, uow: IntakeUnitOfWork, event: EventEnvelope) -> None:
     await _learn(uow, event, CycleStatus.CODED)
 
@@ -405,18 +417,16 @@ async def on_coding_query_raised(*, uow: IntakeUnitOfWork, event: EventEnvelope)
     await _learn(uow, event, CycleStatus.CODING_QUERY)
 
 
-async def on_claim_submitted(
-    *, uow: IntakeUnitOfWork, event: EventEnvelope[ClaimSubmitted]
-) -> None:
+async def on_claim_submitted(*, uow: IntakeUnitOfWork, event: EventEnvelope[ClaimEvent]) -> None:
     await _learn(uow, event, CycleStatus.SUBMITTED, event.payload.claim_id)
 
 
-async def on_claim_rejected(*, uow: IntakeUnitOfWork, event: EventEnvelope[ClaimRejected]) -> None:
+async def on_claim_rejected(*, uow: IntakeUnitOfWork, event: EventEnvelope[RejectionEvent]) -> None:
     await _learn(uow, event, rejection_status(event.payload.stage), event.payload.claim_id)
 
 
 async def on_remittance_received(
-    *, uow: IntakeUnitOfWork, event: EventEnvelope[RemittanceReceived]
+    *, uow: IntakeUnitOfWork, event: EventEnvelope[PaymentEvent]
 ) -> None:
     status = remittance_status(event.payload.status)
     await _learn(uow, event, status, event.payload.claim_id)

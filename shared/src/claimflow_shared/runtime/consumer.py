@@ -23,7 +23,7 @@ from aiokafka.errors import (
     KafkaError,
     MessageSizeTooLargeError,
 )
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from claimflow_shared.events.envelope import EventEnvelope
@@ -56,29 +56,34 @@ Prefetch = Callable[..., Awaitable[None]]
 
 @dataclass(frozen=True)
 class Subscription:
-    """A topic and what the service does with each of its events."""
+    """A topic and what the service does with each of its events. `view` reads the payload
+    as a smaller model when a handler needs a few of its fields (consumers ignore the
+    fields they do not know, so any subset of the contract reads every event of it)."""
 
     topic: Topic
     handle: Handle
     prefetch: Prefetch | None = None
+    view: type[BaseModel] | None = None
 
 
 class UndecodableEvent(SafeError, ValueError):
     """The message can never be handled as it is: bad JSON, schema, type or major version."""
 
 
-def decode_event(topic: Topic, value: bytes | None) -> EventEnvelope:
+def decode_event(
+    topic: Topic, value: bytes | None, *, view: type[BaseModel] | None = None
+) -> EventEnvelope:
     """The event on `topic` in these bytes, or `UndecodableEvent` saying why not: never any
     other exception, whatever the bytes (deep nesting, huge numbers, dates out of range)."""
     try:
-        return _decode(topic, value)
+        return _decode(topic, value, view or topic.payload)
     except UndecodableEvent:
         raise
     except (RecursionError, ValueError, OverflowError, TypeError, MemoryError) as exc:
         raise UndecodableEvent(f"cannot decode: {type(exc).__name__}") from exc
 
 
-def _decode(topic: Topic, value: bytes | None) -> EventEnvelope:
+def _decode(topic: Topic, value: bytes | None, payload: type[BaseModel]) -> EventEnvelope:
     if not value:
         raise UndecodableEvent("empty message")
     try:
@@ -97,7 +102,7 @@ def _decode(topic: Topic, value: bytes | None) -> EventEnvelope:
             f"schema_version {version[:20]!r} is not major version {topic.major} of {topic.name}"
         )
     try:
-        return EventEnvelope[topic.payload].model_validate(head)
+        return EventEnvelope[payload].model_validate(head)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:10]
@@ -207,7 +212,8 @@ class BatchConsumer:
             undecodable = []
             for record in chunk:
                 try:
-                    decoded.append((record, decode_event(subscription.topic, record.value)))
+                    event = decode_event(subscription.topic, record.value, view=subscription.view)
+                    decoded.append((record, event))
                 except UndecodableEvent as exc:
                     undecodable.append((record, exc))
             if undecodable:
