@@ -68,6 +68,9 @@ class OutboxRelay:
         )
 
     async def _publish_and_purge(self) -> bool:
+        # Cleared before the batch is read, never after: a commit that notifies while the
+        # batch is being published must wake the next round, not be lost until the poll.
+        self._wake.clear()
         published = await self.publish_batch()
         self.healthy = True
         if datetime.now(UTC) - self._last_purge > timedelta(minutes=10):
@@ -76,7 +79,6 @@ class OutboxRelay:
         return published == self.batch_size
 
     async def _wait_for_work(self) -> None:
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
 
