@@ -1,0 +1,33 @@
+"""The claims service on a real (SQLite) database with the payer simulator in-process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from claimflow_claims.settings import Settings
+from claimflow_claims.submission import ClaimSubmitter
+from claimflow_claims.unit_of_work import SqlClaimsUnitOfWork
+from claimflow_shared.runtime.service import Runtime
+from services.claims.tests.integration.lifecycle_support import ClaimsHarness, InProcessSimulator
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[ClaimsHarness]:
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'claims.db'}",
+        data_dir=tmp_path,
+        submit_max_wait_s=0,
+    )
+    runtime = Runtime(settings, version="test")
+    await runtime.db.create_tables()
+    uows = runtime.units_of_work(SqlClaimsUnitOfWork)
+    simulator = InProcessSimulator(tmp_path / "simulator")
+    submitter = ClaimSubmitter(uows=uows, clearinghouse=simulator, settings=settings)
+    try:
+        yield ClaimsHarness(uows, submitter, simulator)
+    finally:
+        await simulator.close()
+        await runtime.db.dispose()
