@@ -102,30 +102,41 @@ def book_claim(
     """Scrub a new claim and record it: clean for the submitter, or held with its findings
     (and `claim.held`)."""
     findings, step = _scrub(claim, prior)
-    record = ClaimRecord(
-        claim_id=claim.claim_id,
-        tenant_id=claim.tenant_id,
-        encounter_id=claim.encounter_id,
-        sequence=sequence,
-        frequency_code=claim.frequency_code,
-        claim_type=claim.claim_type,
-        payer_responsibility=claim.coverage.priority.value,
-        state="created",
-        payer_id=claim.coverage.payer.payer_id,
-        patient_mrn=claim.patient.mrn,
-        billing_npi=claim.providers.billing.npi,
-        period_start=claim.period_start,
-        period_end=claim.period_end,
-        service_dates=sorted({line.service_date.isoformat() for line in claim.lines}),
-        procedure_codes=sorted({line.code or line.revenue_code or "" for line in claim.lines}),
-        total_charge=claim.total_charge,
-        claim=claim.model_dump_json(),
-        findings=findings,
-        later_coverages=[c.model_dump(mode="json") for c in later_coverages],
-        coded_event_id=coded_event_id,
-        original_claim_id=original_claim_id,
+    record = uow.claims.add(
+        {
+            "claim_id": claim.claim_id,
+            "tenant_id": claim.tenant_id,
+            "encounter_id": claim.encounter_id,
+            "sequence": sequence,
+            "frequency_code": claim.frequency_code,
+            "claim_type": claim.claim_type,
+            "payer_responsibility": claim.coverage.priority.value,
+            "state": "created",
+            "payer_id": claim.coverage.payer.payer_id,
+            "patient_mrn": claim.patient.mrn,
+            "billing_npi": claim.providers.billing.npi,
+            "period_start": claim.period_start,
+            "period_end": claim.period_end,
+            "service_dates": sorted({line.service_date.isoformat() for line in claim.lines}),
+            "procedure_codes": sorted(
+                {line.code or line.revenue_code or "" for line in claim.lines}
+            ),
+            "total_charge": claim.total_charge,
+            "paid": None,
+            "claim": claim.model_dump_json(),
+            "findings": findings,
+            "later_coverages": [c.model_dump(mode="json") for c in later_coverages],
+            "coded_event_id": coded_event_id,
+            "original_claim_id": original_claim_id,
+            "interchange_control_number": None,
+            "submission_file": None,
+            "payer_claim_number": None,
+            "denial": None,
+        },
+        actor=actor,
+        reason=reason,
+        steps=[step],
     )
-    uow.claims.add(record, actor=actor, reason=reason, steps=[step])
     if step.event is ClaimEvent.SCRUB_FAILED:
         _hold(uow, record, claim)
     return record

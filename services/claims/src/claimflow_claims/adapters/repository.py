@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from sqlalchemy import delete, func, select, update
@@ -38,6 +39,15 @@ EncounterKey = tuple[str, str]
 PatientKey = tuple[str, str]
 """(tenant id, MRN)"""
 CONTROL_NUMBER_LIMIT = 999_999_999
+CLAIM_COLUMNS = tuple(c.key for c in ClaimRecord.__table__.columns if c.key != "id")
+
+
+class StagedClaim(SimpleNamespace):
+    """A new claim staged for the set-wise insert at commit. It reads and changes like a
+    `ClaimRecord` without the cost of building an ORM object (a third of a millisecond),
+    which matters on the hot path of every coded encounter."""
+
+    id: int | None = None
 
 
 def prior_claim(record: ClaimRecord) -> PriorClaim:
@@ -105,8 +115,13 @@ class ClaimRepository:
 
     # -- changes ---------------------------------------------------------------------------
 
-    def add(self, record: ClaimRecord, *, actor: str, reason: str, steps: Sequence[Step] = ()):
-        """A new claim, audited as created and then through `steps` (e.g. its scrub)."""
+    def add(
+        self, values: dict[str, Any], *, actor: str, reason: str, steps: Sequence[Step] = ()
+    ) -> ClaimRecord:
+        """A new claim from its column values, audited as created and then through `steps`
+        (e.g. its scrub)."""
+        now = datetime.now(UTC)
+        record = StagedClaim(**({"created_at": now, "updated_at": now} | values))
         state = ClaimState.CREATED
         record.state = state.value
         self._audit(record, None, "created", actor=actor, reason=reason)
@@ -117,6 +132,7 @@ class ClaimRepository:
                 record, before.value, step.event.value, actor=step.actor, reason=step.reason
             )
         self._store_new(record)
+        return record  # type: ignore[return-value]
 
     def transition(
         self, record: ClaimRecord, event: ClaimEvent, *, actor: str, reason: str | None = None
@@ -141,11 +157,12 @@ class ClaimRepository:
         """The record's columns changed: write them at commit."""
         staged = self._staged_rows.get(id(record))
         if staged is not None:
-            staged.update((k, v) for k, v in _columns(record).items() if k in staged)
+            staged.update((key, getattr(record, key)) for key in CLAIM_COLUMNS)
         else:
             self._update(record)
 
     def _store_new(self, record: ClaimRecord) -> None:
+        """Stage a new claim's row (and remember it for this unit of work's lookups)."""
         raise NotImplementedError
 
     def _update(self, record: ClaimRecord) -> None:
@@ -202,10 +219,6 @@ class ClaimRepository:
 
     def record_submission(self, row: ClaimSubmission) -> None:
         self.uow.add(row)
-
-
-def _columns(record: ClaimRecord) -> dict[str, Any]:
-    return {column.key: getattr(record, column.key) for column in ClaimRecord.__table__.columns}
 
 
 class SqlClaimRepository(ClaimRepository):
@@ -288,7 +301,7 @@ class SqlClaimRepository(ClaimRepository):
         return list(self._by_patient[(tenant_id, patient_mrn)].values())
 
     def _store_new(self, record: ClaimRecord) -> None:
-        self.uow.add(record)
+        self.uow.stage(ClaimRecord, **{key: getattr(record, key) for key in CLAIM_COLUMNS})
         self._staged_rows[id(record)] = self.uow.staged(ClaimRecord)[-1]
         self._by_encounter.setdefault((record.tenant_id, record.encounter_id), [])
         self._remember(record)
