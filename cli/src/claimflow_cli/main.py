@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from claimflow_cli import claims, local
 from claimflow_cli import demo as demo_run
-from claimflow_cli import local
 from claimflow_cli.client import StackClient
 from claimflow_local.stack import SERVICES, parse_replicas
 from claimflow_shared.runtime.tenancy import (
@@ -191,6 +191,8 @@ def keys_create(
     )
     print(key)
 
+
+claims.register(app)
 
 dlq_app = typer.Typer(help="Inspect and replay dead letters.")
 app.add_typer(dlq_app, name="dlq")
