@@ -42,6 +42,11 @@ def encounter_lock(tenant_id: str, encounter_id: str) -> str:
     return f"claims:{tenant_id}:{encounter_id}"
 
 
+def patient_lock(tenant_id: str, patient_mrn: str) -> str:
+    """The advisory lock new claims of one patient are scrubbed under (duplicate checks)."""
+    return f"claims-patient:{tenant_id}:{patient_mrn}"
+
+
 def routing(uow: ClaimsUnitOfWork, record: ClaimRecord) -> dict:
     """Where an event about this claim goes: its tenant and encounter, caused by the event
     being handled, or else by the coded encounter the claim came from."""

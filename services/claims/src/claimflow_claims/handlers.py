@@ -53,7 +53,9 @@ async def load_for_coded(
     *, uow: ClaimsUnitOfWork, events: Sequence[EventEnvelope[EncounterCoded]]
 ) -> None:
     """The batch's encounters' claims, their patients' claims on file and their tenants'
-    fee schedules, one query each."""
+    fee schedules, one query each. The patients' locks come first: two encounters of one
+    patient on two partitions would otherwise each miss the other's claim (a duplicate)."""
+    await uow.lock_all(billing.patient_lock(e.tenant_id, e.payload.patient.mrn) for e in events)
     await uow.claims.load_for_encounters((e.tenant_id, e.encounter_id) for e in events)
     await uow.claims.load_prior_claims((e.tenant_id, e.payload.patient.mrn) for e in events)
     await uow.fees.load({e.tenant_id for e in events})

@@ -31,3 +31,22 @@ async def harness(tmp_path: Path) -> AsyncIterator[ClaimsHarness]:
     finally:
         await simulator.close()
         await runtime.db.dispose()
+
+
+@pytest.fixture
+async def api(harness):
+    """The claims HTTP API over the harness's database (development access: X-Tenant-ID)."""
+    import httpx
+    from fastapi import FastAPI
+
+    from claimflow_claims.entrypoints import http
+    from claimflow_shared.runtime.tenancy import Access
+
+    app = FastAPI()
+    app.state.access = Access(dev=True)
+    app.include_router(http.router(harness.uows))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://claims", headers={"X-Tenant-ID": "acme"}
+    ) as client:
+        yield client

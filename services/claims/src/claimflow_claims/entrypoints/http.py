@@ -37,7 +37,7 @@ PayerQuery = Annotated[str | None, Query(min_length=2, max_length=80, pattern=r"
 
 
 class ClaimPublic(BaseModel):
-    id: int
+    id: int | None = Field(description="Position for `after_id` paging; none until stored")
     claim_id: str
     encounter_id: str
     sequence: int
@@ -58,11 +58,16 @@ class ClaimPublic(BaseModel):
 
     @classmethod
     def of(cls, r: ClaimRecord) -> ClaimPublic:
+        """From a stored claim, or one this request just staged."""
+        values = {name: getattr(r, name, None) for name in _PUBLIC_COLUMNS}
         return cls(
-            **r.model_dump(include=set(cls.model_fields) - {"total_charge", "paid"}),
+            **values,
             total_charge=f"{r.total_charge:.2f}",
             paid=None if r.paid is None else f"{r.paid:.2f}",
         )
+
+
+_PUBLIC_COLUMNS = tuple(set(ClaimPublic.model_fields) - {"total_charge", "paid"})
 
 
 class TimelineStep(BaseModel):
