@@ -103,7 +103,8 @@ CLAIM_STATE_CHANGED = Topic(
     "claim.state-changed",
     "1.0",
     m.ClaimStateChanged,
-    "A claim moved through the claim state machine, with each step's actor and reason.",
+    "A claim moved for a reason no other event tells (a biller's action, a void closed, the "
+    "next payer billed), with each step's actor and reason.",
 )
 
 TOPICS: dict[str, Topic] = {

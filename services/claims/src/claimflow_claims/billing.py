@@ -21,7 +21,7 @@ from claimflow_claims.domain.messages import (
 )
 from claimflow_claims.domain.model import Claim
 from claimflow_claims.domain.scrubber import PriorClaim, ScrubRules, default_rules, scrub_claim
-from claimflow_claims.domain.states import ClaimEvent
+from claimflow_claims.domain.states import ANNOUNCED_ELSEWHERE, ClaimEvent
 from claimflow_claims.unit_of_work import ClaimsUnitOfWork
 from claimflow_shared.events.models import ClaimStateChanged, Coverage
 from claimflow_shared.topics import CLAIM_HELD, CLAIM_STATE_CHANGED
@@ -193,8 +193,12 @@ def later_coverages_of(record: ClaimRecord) -> list[Coverage]:
 
 
 def publish_state_changes(uow: ClaimsUnitOfWork) -> None:
-    """One `claim.state-changed` per claim that moved in this unit of work, with its steps."""
+    """One `claim.state-changed` per claim that took, in this unit of work, a step no other
+    event announces (see `ANNOUNCED_ELSEWHERE`), with those steps in order."""
     for pending in uow.claims.drain_changes():
+        transitions = [t for t in pending.transitions if t.event not in ANNOUNCED_ELSEWHERE]
+        if not transitions:
+            continue
         record = pending.record
         uow.emit(
             CLAIM_STATE_CHANGED,
@@ -203,7 +207,7 @@ def publish_state_changes(uow: ClaimsUnitOfWork) -> None:
                 claim_type=record.claim_type,  # type: ignore[arg-type]
                 frequency_code=record.frequency_code,  # type: ignore[arg-type]
                 state=record.state,
-                transitions=pending.transitions,
+                transitions=transitions,
             ),
             detail=record.state,
             **routing(uow, record),

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from claimflow_claims import billing
-from claimflow_claims.adapters.tables import ClaimPaymentRecord, ClaimRecord
+from claimflow_claims.adapters.tables import ClaimRecord
 from claimflow_claims.domain.charges import charge_encounter
 from claimflow_claims.domain.cob import NoNextPayer, next_payer_claim, next_payer_decision
 from claimflow_claims.domain.corrections import (
@@ -120,31 +120,29 @@ async def on_remittance_received(
     if record is None:
         return
     uow.claims.record_payment(
-        ClaimPaymentRecord(
-            claim_id=record.claim_id,
-            tenant_id=record.tenant_id,
-            event_id=event.event_id,
-            kind="remittance",
-            status=remittance.status,
-            status_code=remittance.status_code,
-            payer_claim_number=remittance.payer_claim_number,
-            paid=remittance.paid,
-            allowed=remittance.allowed,
-            patient_responsibility=remittance.patient_responsibility,
-            adjustments=[
-                a.model_dump(mode="json")
-                for a in (
-                    *remittance.claim_adjustments,
-                    *(a for line in remittance.lines for a in line.adjustments),
-                )
-            ],
-            rarcs=list(remittance.rarcs),
-            detail={
-                "remittance_file_id": remittance.remittance_file_id,
-                "trace_number": remittance.payment.trace_number,
-                "payment_date": str(remittance.payment.payment_date or ""),
-            },
-        )
+        claim_id=record.claim_id,
+        tenant_id=record.tenant_id,
+        event_id=event.event_id,
+        kind="remittance",
+        status=remittance.status,
+        status_code=remittance.status_code,
+        payer_claim_number=remittance.payer_claim_number,
+        paid=remittance.paid,
+        allowed=remittance.allowed,
+        patient_responsibility=remittance.patient_responsibility,
+        adjustments=[
+            a.model_dump(mode="json")
+            for a in (
+                *remittance.claim_adjustments,
+                *(a for line in remittance.lines for a in line.adjustments),
+            )
+        ],
+        rarcs=list(remittance.rarcs),
+        detail={
+            "remittance_file_id": remittance.remittance_file_id,
+            "trace_number": remittance.payment.trace_number,
+            "payment_date": str(remittance.payment.payment_date or ""),
+        },
     )
     outcome = remittance_step(ClaimState(record.state), remittance)
     if remittance.payer_claim_number and remittance.status != "reversed":
@@ -178,10 +176,12 @@ async def _close_voids_of(uow: ClaimsUnitOfWork, original: ClaimRecord) -> None:
 async def _bill_next_payer(
     uow: ClaimsUnitOfWork, record: ClaimRecord, remittance: RemittanceReceived
 ) -> None:
+    if not record.later_coverages:
+        return  # most patients have one coverage: no need to read the claim back
     claim = billing.stored_claim(record)
     decision = next_payer_decision(claim, remittance, billing.later_coverages_of(record))
     if isinstance(decision, NoNextPayer):
-        if remittance.patient_responsibility > 0 and record.later_coverages:
+        if remittance.patient_responsibility > 0:
             uow.claims.note(
                 record, event="next_payer_not_billed", actor=ACTOR, reason=decision.reason
             )
@@ -248,23 +248,21 @@ async def on_claim_denied(*, uow: ClaimsUnitOfWork, event: EventEnvelope[ClaimDe
         "rarcs": list(denial.rarcs),
     }
     uow.claims.record_payment(
-        ClaimPaymentRecord(
-            claim_id=record.claim_id,
-            tenant_id=record.tenant_id,
-            event_id=event.event_id,
-            kind="denial",
-            status="denied",
-            payer_claim_number=denial.payer_claim_number,
-            paid=Decimal("0.00"),
-            adjustments=[a.model_dump(mode="json") for a in denial.adjustments],
-            rarcs=list(denial.rarcs),
-            detail={
-                "category": denial.category,
-                "recommended_action": denial.recommended_action,
-                "appealable": denial.appealable,
-                "denied_amount": str(denial.denied_amount),
-            },
-        )
+        claim_id=record.claim_id,
+        tenant_id=record.tenant_id,
+        event_id=event.event_id,
+        kind="denial",
+        status="denied",
+        payer_claim_number=denial.payer_claim_number,
+        paid=Decimal("0.00"),
+        adjustments=[a.model_dump(mode="json") for a in denial.adjustments],
+        rarcs=list(denial.rarcs),
+        detail={
+            "category": denial.category,
+            "recommended_action": denial.recommended_action,
+            "appealable": denial.appealable,
+            "denied_amount": str(denial.denied_amount),
+        },
     )
     outcome = denial_step(ClaimState(record.state), denial)
     if isinstance(outcome, Step):

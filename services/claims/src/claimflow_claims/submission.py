@@ -27,12 +27,7 @@ from claimflow_claims.adapters.clearinghouse import (
     SubmissionReceipt,
 )
 from claimflow_claims.adapters.repository import QueueGroup
-from claimflow_claims.adapters.tables import (
-    ClaimAcknowledgmentRecord,
-    ClaimRecord,
-    ClaimSubmission,
-    SubmissionFile,
-)
+from claimflow_claims.adapters.tables import ClaimRecord, SubmissionFile
 from claimflow_claims.adapters.x12.claim837 import (
     FUNCTIONAL_ID,
     MAX_CLAIMS_PER_TRANSACTION,
@@ -170,13 +165,11 @@ class ClaimSubmitter:
             record.interchange_control_number = icn
             record.submission_file = file.file_name
             uow.claims.record_submission(
-                ClaimSubmission(
-                    claim_id=claim.claim_id,
-                    tenant_id=record.tenant_id,
-                    file_name=file.file_name,
-                    interchange_control_number=icn,
-                    transaction_control_number=transaction_of(file, index),
-                )
+                claim_id=claim.claim_id,
+                tenant_id=record.tenant_id,
+                file_name=file.file_name,
+                interchange_control_number=icn,
+                transaction_control_number=transaction_of(file, index),
             )
         self._claims[file.file_name] = {claim.claim_id: claim for _, claim in pairs}
         return file
@@ -408,33 +401,30 @@ def _record_acknowledgments(
 ) -> None:
     rejected_999 = ack.rejected_by == "999"
     uow.claims.record_acknowledgment(
-        ClaimAcknowledgmentRecord(
-            claim_id=record.claim_id,
-            tenant_id=record.tenant_id,
-            file_name=file_name,
-            kind="999",
-            outcome="rejected" if rejected_999 else "accepted",
-            codes=list(ack.codes) if rejected_999 else [],
-            reasons=list(ack.reasons) if rejected_999 else [ack.reasons[0]] if ack.reasons else [],
-            at=at,
-        )
+        claim_id=record.claim_id,
+        tenant_id=record.tenant_id,
+        file_name=file_name,
+        kind="999",
+        outcome="rejected" if rejected_999 else "accepted",
+        codes=list(ack.codes) if rejected_999 else [],
+        reasons=list(ack.reasons if rejected_999 else ack.reasons[:1]),
+        payer_claim_number=None,
+        at=at,
     )
     if rejected_999 or not ack.codes:
         return
+    if ack.rejected_by == "277CA":
+        outcome = "rejected"
+    else:
+        outcome = "accepted" if ack.accepted_by else "pending"
     uow.claims.record_acknowledgment(
-        ClaimAcknowledgmentRecord(
-            claim_id=record.claim_id,
-            tenant_id=record.tenant_id,
-            file_name=file_name,
-            kind="277CA",
-            outcome="rejected"
-            if ack.rejected_by == "277CA"
-            else "accepted"
-            if ack.accepted_by
-            else "pending",
-            codes=list(ack.codes),
-            reasons=list(ack.reasons),
-            payer_claim_number=ack.payer_claim_number,
-            at=at,
-        )
+        claim_id=record.claim_id,
+        tenant_id=record.tenant_id,
+        file_name=file_name,
+        kind="277CA",
+        outcome=outcome,
+        codes=list(ack.codes),
+        reasons=list(ack.reasons),
+        payer_claim_number=ack.payer_claim_number,
+        at=at,
     )

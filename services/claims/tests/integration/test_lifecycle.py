@@ -407,24 +407,34 @@ async def test_a_worked_denial_is_appealed_or_closed(harness, action, state):
     assert (await harness.claim(record.claim_id)).state == state
 
 
-async def test_every_transition_is_published_with_its_actor_and_reason(harness):
+async def test_every_step_is_audited_and_published_once(harness):
     original = await paid_claim(harness)
-    changes = [
-        t
-        for e in await harness.published("claim.state-changed")
-        if e["payload"]["claim_id"] == original.claim_id
-        for t in e["payload"]["transitions"]
-    ]
-    steps = [(t["from_state"], t["to_state"]) for t in changes]
-    assert steps[:5] == [
+    replacement = await command(
+        harness,
+        commands.correct_claim,
+        claim_id=original.claim_id,
+        corrections=[LineCorrection(line_number=1, modifiers=["25"])],
+        reason="modifier missing",
+    )
+    async with harness.uows() as uow:
+        trail = await uow.claims.audit_trail(TENANT, original.claim_id)
+    assert [(a.from_state, a.to_state) for a in trail][:5] == [
         (None, "created"),
         ("created", "scrubbed"),
         ("scrubbed", "submitted"),
         ("submitted", "submitted"),
         ("submitted", "accepted"),
     ]
-    assert steps[-1][1] == original.state
-    assert all(t["actor"] and t["reason"] for t in changes)
+    assert trail[-1].actor == "tenant:biller" and trail[-1].to_state == "corrected"
+    assert all(a.actor and a.reason for a in trail)
+    published = [
+        (e["payload"]["claim_id"], t["event"], t["actor"])
+        for e in await harness.published("claim.state-changed")
+        for t in e["payload"]["transitions"]
+    ]
+    # The other steps are announced by claim.submitted / claim.accepted / remittance.received.
+    assert published == [(original.claim_id, "replacement_sent", "tenant:biller")]
+    assert replacement.state == "scrubbed"
 
 
 async def test_batches_wait_for_more_claims_until_the_oldest_has_waited_long_enough(harness):

@@ -363,12 +363,6 @@ class FakeClaimRepository(ClaimRepository):
     def _update(self, record) -> None:
         self.records[record.claim_id] = record
 
-    def record_acknowledgment(self, row) -> None:
-        self.uow.stage(type(row), **row.model_dump())
-
-    def record_payment(self, row) -> None:
-        self.uow.stage(type(row), **row.model_dump())
-
 
 class FakeFeeScheduleRepository(FeeScheduleRepository):
     def __init__(self, uow) -> None:

@@ -65,13 +65,16 @@ async def accepted(uow, **visit):
     return record
 
 
-async def test_a_clean_claim_is_recorded_scrubbed_and_its_steps_published(uow):
+async def test_a_clean_claim_is_recorded_scrubbed_and_its_steps_audited(uow):
     record = await coded(uow)
     assert (record.claim_id, record.state, record.claim_type) == ("C0001-1", "scrubbed", "837P")
-    [changed] = uow.emitted_of("claim.state-changed")
-    steps = [(t.from_state, t.to_state) for t in changed.payload.transitions]
-    assert steps == [(None, "created"), ("created", "scrubbed")]
-    assert not uow.emitted_of("claim.held")
+    steps = [(r["from_state"], r["to_state"], r["actor"]) for r in uow.staged(ClaimAudit)]
+    assert steps == [
+        (None, "created", "claimflow-claims"),
+        ("created", "scrubbed", "claimflow-claims/scrubber"),
+    ]
+    # Its claim.submitted will announce it; nothing is published twice.
+    assert not uow.emitted_of("claim.state-changed") and not uow.emitted_of("claim.held")
 
 
 async def test_a_claim_failing_an_edit_is_held_with_its_findings(uow):
@@ -143,6 +146,8 @@ async def test_the_patients_share_goes_to_the_next_coverage_once(uow):
         ("C0001-1", "SIMPAYER2", "primary"),
         ("C0001-S2", "SUPP1", "secondary"),
     ]
+    [changed] = uow.emitted_of("claim.state-changed")
+    assert [t.event for t in changed.payload.transitions] == ["next_payer_billed"]
 
 
 async def test_no_next_claim_without_a_patient_share_or_after_a_crossover(uow):

@@ -529,8 +529,12 @@ class ClaimTransition(Contract):
 
 
 class ClaimStateChanged(Contract):
-    """A claim moved through the state machine; `transitions` lists, in order, every step
-    one unit of work took it through (e.g. submitted, 999 accepted, 277CA accepted)."""
+    """A claim moved through the state machine for a reason no other event tells: a
+    biller's correction, void, release, appeal or write-off, a void closed by the payer's
+    reversal, the next payer billed. `transitions` lists those steps in order. Steps that
+    `claim.held`, `claim.submitted`, `claim.accepted`, `claim.rejected` or the payer's
+    `remittance.received` / `claim.denied` announce are not repeated here; every step is
+    on the claim's timeline in the claims API."""
 
     claim_id: ClaimId
     claim_type: Literal["837P", "837I"]

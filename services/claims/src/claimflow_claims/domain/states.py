@@ -174,6 +174,32 @@ TRANSITIONS: Mapping[tuple[ClaimState, ClaimEvent], ClaimState] = {
     )
 }
 
+# Steps another event already announces: the `claim.held`, `claim.submitted`,
+# `claim.accepted` or `claim.rejected` published in the same transaction (a clean claim's
+# creation is announced by its `claim.submitted`), or the payer's verdict the claim follows
+# (`remittance.received`, `claim.denied`). `claim.state-changed` carries every other step (a
+# biller's correction, void, release, appeal or write-off, a void closed by the payer's
+# reversal, the next payer billed), so each step is published once; all of them are on the
+# claim's timeline. Publishing each step twice doubled the claims stage's CPU per encounter.
+ANNOUNCED_ELSEWHERE = frozenset(
+    {
+        "created",
+        E.SCRUB_PASSED,
+        E.SCRUB_FAILED,
+        E.SEND_FAILED,
+        E.SUBMITTED,
+        E.ACK_999_ACCEPTED,
+        E.ACK_999_REJECTED,
+        E.ACK_277CA_ACCEPTED,
+        E.ACK_277CA_REJECTED,
+        E.REMITTANCE_PAID,
+        E.REMITTANCE_PARTIAL,
+        E.REMITTANCE_DENIED,
+        E.REMITTANCE_REVERSED,
+        E.DENIAL_NOTED,
+    }
+)
+
 # Nothing moves these claims to another state any more.
 TERMINAL_STATES = frozenset({S.CORRECTED, S.VOIDED, S.CLOSED})
 # States a biller has to act on (the work queues).
