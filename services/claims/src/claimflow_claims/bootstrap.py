@@ -39,7 +39,9 @@ def build(settings: Settings | None = None) -> Service:
                 REMITTANCE_RECEIVED, handlers.on_remittance_received, handlers.lock_and_load
             ),
             Subscription(CLAIM_DENIED, handlers.on_claim_denied, handlers.lock_and_load),
-            Subscription(DENIAL_WORKED, handlers.on_denial_worked, handlers.lock_and_load),
+            Subscription(
+                DENIAL_WORKED, handlers.on_denial_worked, handlers.lock_and_load_with_fees
+            ),
         ],
         publishes=[
             CLAIM_SUBMITTED,

@@ -100,7 +100,14 @@ async def lock_and_load(*, uow: ClaimsUnitOfWork, events: Sequence[EventEnvelope
     keys = {(e.tenant_id, e.encounter_id) for e in events}
     await uow.lock_all(billing.encounter_lock(*key) for key in keys)
     await uow.claims.load_for_encounters(keys)
-    await uow.fees.load({tenant for tenant, _ in keys})
+
+
+async def lock_and_load_with_fees(
+    *, uow: ClaimsUnitOfWork, events: Sequence[EventEnvelope]
+) -> None:
+    """As `lock_and_load`, and the tenants' fee schedules (a corrected line is repriced)."""
+    await lock_and_load(uow=uow, events=events)
+    await uow.fees.load({e.tenant_id for e in events})
 
 
 def _apply(uow: ClaimsUnitOfWork, record: ClaimRecord, outcome: Step | Refusal, event: str):

@@ -372,7 +372,7 @@ async def _work(harness, record, action: DenialAction, **extra):
     )
     await harness.handle(
         handlers.on_denial_worked,
-        handlers.lock_and_load,
+        handlers.lock_and_load_with_fees,
         envelope(worked, encounter_id=record.encounter_id),
     )
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ARRAY, any_, bindparam, delete, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from claimflow_claims.adapters.tables import (
@@ -48,6 +48,16 @@ class StagedClaim(SimpleNamespace):
     which matters on the hot path of every coded encounter."""
 
     id: int | None = None
+
+
+def among(session: AsyncSession, column: Any, values: Iterable[Any]) -> Any:
+    """`column IN values`. On PostgreSQL as `column = ANY($1)` with one array parameter, so
+    the statement text (and asyncpg's prepared statement) is the same for every batch
+    instead of one new statement to prepare per number of values."""
+    values = list(values)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def prior_claim(record: ClaimRecord) -> PriorClaim:
@@ -250,7 +260,7 @@ class SqlClaimRepository(ClaimRepository):
             return
         rows = await self.session.execute(
             select(ClaimRecord)
-            .where(ClaimRecord.encounter_id.in_({e for _, e in wanted}))
+            .where(among(self.session, ClaimRecord.encounter_id, {e for _, e in wanted}))
             .order_by(ClaimRecord.sequence)
         )
         found: dict[EncounterKey, list[ClaimRecord]] = defaultdict(list)
@@ -268,7 +278,7 @@ class SqlClaimRepository(ClaimRepository):
         if not wanted:
             return
         rows = await self.session.execute(
-            select(ClaimRecord).where(ClaimRecord.claim_id.in_(wanted))
+            select(ClaimRecord).where(among(self.session, ClaimRecord.claim_id, wanted))
         )
         found = {r.claim_id: r for r in rows.scalars()}
         self._by_id |= {claim_id: found.get(claim_id) for claim_id in wanted}
@@ -294,7 +304,9 @@ class SqlClaimRepository(ClaimRepository):
         if not wanted:
             return
         rows = await self.session.execute(
-            select(ClaimRecord).where(ClaimRecord.patient_mrn.in_({m for _, m in wanted}))
+            select(ClaimRecord).where(
+                among(self.session, ClaimRecord.patient_mrn, {m for _, m in wanted})
+            )
         )
         found: dict[PatientKey, dict[str, PriorClaim]] = defaultdict(dict)
         for record in rows.scalars():
@@ -536,7 +548,7 @@ class SqlFeeScheduleRepository(FeeScheduleRepository):
                 FeeScheduleRecord.payer_id,
                 FeeScheduleRecord.version,
                 FeeScheduleRecord.name,
-            ).where(FeeScheduleRecord.tenant_id.in_(wanted))
+            ).where(among(self.session, FeeScheduleRecord.tenant_id, wanted))
         )
         versions: dict[str, dict[str, int]] = {tenant: {} for tenant in wanted}
         stale: list[tuple[int, str, str, int, str]] = []
@@ -552,7 +564,9 @@ class SqlFeeScheduleRepository(FeeScheduleRepository):
 
     async def _reload(self, stale: list[tuple[int, str, str, int, str]]) -> None:
         rows = await self.session.execute(
-            select(FeeScheduleRow).where(FeeScheduleRow.schedule_id.in_([s[0] for s in stale]))
+            select(FeeScheduleRow).where(
+                among(self.session, FeeScheduleRow.schedule_id, [s[0] for s in stale])
+            )
         )
         by_schedule: dict[int, list[FeeRow]] = defaultdict(list)
         for row in rows.scalars():
