@@ -184,10 +184,6 @@ def prior_claims(records: Sequence[ClaimRecord]) -> list[PriorClaim]:
     return [prior_claim(r) for r in records]
 
 
-def stored_claim(record: ClaimRecord) -> Claim:
-    return Claim.model_validate_json(record.claim)
-
-
 def later_coverages_of(record: ClaimRecord) -> list[Coverage]:
     return [Coverage.model_validate(c) for c in record.later_coverages]
 

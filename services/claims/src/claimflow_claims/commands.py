@@ -75,7 +75,9 @@ async def correct_claim(
     if state in _EDITABLE and not _in_flight(record):
         schedule = uow.fees.schedule_for(tenant_id, record.payer_id)
         try:
-            edited = apply_corrections(billing.stored_claim(record), corrections, fee_schedule=None)
+            edited = apply_corrections(
+                await uow.claims.claim_of(record), corrections, fee_schedule=None
+            )
         except InvalidCorrection as exc:
             raise CommandRefused(422, str(exc)) from None
         billing.rescrub(
@@ -123,7 +125,7 @@ async def void(
     sequence, void_id = await billing.next_claim_id(uow, record, VOID)
     siblings = await uow.claims.of_encounter(tenant_id, record.encounter_id)
     voiding = void_claim(
-        billing.stored_claim(record),
+        await uow.claims.claim_of(record),
         claim_id=void_id,
         payer_claim_number=record.payer_claim_number,
     )

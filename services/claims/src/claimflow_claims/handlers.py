@@ -185,7 +185,7 @@ async def _bill_next_payer(
 ) -> None:
     if not record.later_coverages:
         return  # most patients have one coverage: no need to read the claim back
-    claim = billing.stored_claim(record)
+    claim = await uow.claims.claim_of(record)
     decision = next_payer_decision(claim, remittance, billing.later_coverages_of(record))
     if isinstance(decision, NoNextPayer):
         if remittance.patient_responsibility > 0:
@@ -319,9 +319,10 @@ async def replace_claim(
     if not payer_claim_number:
         return "no payer claim number is known for the claim: nothing to replace"
     sequence, claim_id = await billing.next_claim_id(uow, record, REPLACEMENT)
+    original = await uow.claims.claim_of(record)
     try:
         replacement = replacement_claim(
-            billing.stored_claim(record),
+            original,
             claim_id=claim_id,
             payer_claim_number=payer_claim_number,
             corrections=corrections,

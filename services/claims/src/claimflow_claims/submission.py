@@ -257,10 +257,12 @@ class ClaimSubmitter:
             stored.attempts += 1
             stored.accepted = any(a.submitted for a in acknowledgments.values())
             position = {claim_id: index for index, claim_id in enumerate(file.claim_ids)}
-            for record in await uow.claims.in_file(file.file_name):
+            # This process built the file: its claims are at hand, the records need no JSON.
+            records = await uow.claims.in_file(file.file_name, with_claims=not claims)
+            for record in records:
                 if record.state != ClaimState.SCRUBBED.value:
                     continue
-                claim = claims.get(record.claim_id) or Claim.model_validate_json(record.claim)
+                claim = claims.get(record.claim_id) or await uow.claims.claim_of(record)
                 apply_acknowledgment(
                     uow,
                     record,
@@ -296,7 +298,7 @@ class ClaimSubmitter:
                     uow.emit(
                         CLAIM_HELD,
                         held_payload(
-                            Claim.model_validate_json(record.claim),
+                            await uow.claims.claim_of(record),
                             stage="submission",
                             reasons=[why],
                         ),

@@ -13,7 +13,8 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
-from sqlalchemy import ARRAY, any_, bindparam, delete, func, select, update
+from sqlalchemy import ARRAY, any_, bindparam, delete, func, inspect, select, update
+from sqlalchemy.orm import defer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from claimflow_claims.adapters.tables import (
@@ -29,6 +30,7 @@ from claimflow_claims.adapters.tables import (
 )
 from claimflow_claims.domain.fee_schedule import FeeRow, FeeSchedule, FeeScheduleBook
 from claimflow_claims.domain.lifecycle import Step
+from claimflow_claims.domain.model import Claim
 from claimflow_claims.domain.scrubber import PriorClaim
 from claimflow_claims.domain.states import ClaimEvent, ClaimState, advance
 from claimflow_shared.events.models import ClaimTransition
@@ -122,6 +124,10 @@ class ClaimRepository:
 
     async def prior_claims(self, tenant_id: str, patient_mrn: str) -> list[PriorClaim]:
         raise NotImplementedError
+
+    async def claim_of(self, record: ClaimRecord) -> Claim:
+        """The claim itself (its JSON), read when it was not loaded with the record."""
+        return Claim.model_validate_json(record.claim)
 
     # -- changes ---------------------------------------------------------------------------
 
@@ -237,6 +243,11 @@ class ClaimRepository:
         self.uow.insert(ClaimSubmission, **values)
 
 
+# Bulk lookups leave the claim's JSON (kilobytes a claim) in the database until it is needed:
+# following an 835 or an acknowledgment only touches the claim's state.
+_LIGHT = (defer(ClaimRecord.claim),)
+
+
 class SqlClaimRepository(ClaimRepository):
     def __init__(self, session: AsyncSession, uow: UnitOfWork) -> None:
         super().__init__(uow)
@@ -260,6 +271,7 @@ class SqlClaimRepository(ClaimRepository):
             return
         rows = await self.session.execute(
             select(ClaimRecord)
+            .options(*_LIGHT)
             .where(among(self.session, ClaimRecord.encounter_id, {e for _, e in wanted}))
             .order_by(ClaimRecord.sequence)
         )
@@ -278,7 +290,9 @@ class SqlClaimRepository(ClaimRepository):
         if not wanted:
             return
         rows = await self.session.execute(
-            select(ClaimRecord).where(among(self.session, ClaimRecord.claim_id, wanted))
+            select(ClaimRecord)
+            .options(*_LIGHT)
+            .where(among(self.session, ClaimRecord.claim_id, wanted))
         )
         found = {r.claim_id: r for r in rows.scalars()}
         self._by_id |= {claim_id: found.get(claim_id) for claim_id in wanted}
@@ -287,6 +301,11 @@ class SqlClaimRepository(ClaimRepository):
         await self.load([claim_id])
         record = self._by_id[claim_id]
         return record if record is not None and record.tenant_id == tenant_id else None
+
+    async def claim_of(self, record: ClaimRecord) -> Claim:
+        if isinstance(record, ClaimRecord) and "claim" in inspect(record).unloaded:
+            await self.session.refresh(record, attribute_names=["claim"])
+        return Claim.model_validate_json(record.claim)
 
     async def lock_claim(self, record: ClaimRecord) -> ClaimRecord | None:
         """The claim read again under a row lock (a command changes it; the submitter may be
@@ -304,9 +323,9 @@ class SqlClaimRepository(ClaimRepository):
         if not wanted:
             return
         rows = await self.session.execute(
-            select(ClaimRecord).where(
-                among(self.session, ClaimRecord.patient_mrn, {m for _, m in wanted})
-            )
+            select(ClaimRecord)
+            .options(*_LIGHT)
+            .where(among(self.session, ClaimRecord.patient_mrn, {m for _, m in wanted}))
         )
         found: dict[PatientKey, dict[str, PriorClaim]] = defaultdict(dict)
         for record in rows.scalars():
@@ -365,9 +384,10 @@ class SqlClaimRepository(ClaimRepository):
         )
         return list(rows.scalars())
 
-    async def in_file(self, file_name: str) -> list[ClaimRecord]:
+    async def in_file(self, file_name: str, *, with_claims: bool = True) -> list[ClaimRecord]:
         rows = await self.session.execute(
             select(ClaimRecord)
+            .options(*(() if with_claims else _LIGHT))
             .where(ClaimRecord.submission_file == file_name)
             .order_by(ClaimRecord.id)
         )

@@ -16,7 +16,6 @@ from claimflow_claims import commands
 from claimflow_claims.adapters.tables import ClaimRecord, FeeScheduleRecord
 from claimflow_claims.domain.fee_schedule import DEFAULT_PAYER
 from claimflow_claims.domain.messages import claim_lines
-from claimflow_claims.domain.model import Claim
 from claimflow_claims.domain.states import ClaimState
 from claimflow_claims.unit_of_work import SqlClaimsUnitOfWork
 from claimflow_shared.events.models import ClaimLine, LineCorrection
@@ -209,7 +208,7 @@ def router(uows: Callable[..., SqlClaimsUnitOfWork]) -> APIRouter:
             payments = await uow.claims.payments_of(tenant, claim_id)
             files = await uow.claims.submissions_of(tenant, claim_id)
             related = await uow.claims.of_encounter(tenant, record.encounter_id)
-        claim = Claim.model_validate_json(record.claim)
+            claim = await uow.claims.claim_of(record)
         return ClaimDetail(
             **ClaimPublic.of(record).model_dump(),
             diagnoses=list(claim.diagnoses),
