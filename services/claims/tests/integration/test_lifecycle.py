@@ -472,3 +472,30 @@ async def test_a_fee_schedule_with_problems_changes_nothing_and_names_each(harne
         (2, "unit_price"),
         (3, "code_system"),
     ]
+
+
+async def test_a_file_drop_clearinghouse_is_asked_again_until_it_answers(harness, tmp_path):
+    from claimflow_claims.adapters.clearinghouse import ClearinghouseAway
+    from claimflow_claims.adapters.filedrop import FileDropClearinghouse
+    from payer_simulator.clearinghouse import answer_file_drop
+
+    outbox, inbox = tmp_path / "out", tmp_path / "in"
+    harness.submitter.clearinghouse = FileDropClearinghouse(outbox, inbox)
+    harness.submitter.settings.submit_max_attempts = 2
+    await harness.coded(coded_visit(mrn="MRNDROP"), "E2000")
+    for _ in range(3):  # more than submit_max_attempts: waiting is not failing
+        with pytest.raises(ClearinghouseAway):
+            await harness.submitter.submit_once()
+    [dropped] = list(outbox.iterdir())
+    [record] = await harness.claims("E2000")
+    assert record.state == "scrubbed" and record.submission_file == dropped.name
+    answered = answer_file_drop(
+        store=harness.simulator.store,
+        settings=harness.simulator.settings,
+        pickup=outbox,
+        dropoff=inbox,
+    )
+    assert answered == [dropped.name]
+    assert await harness.submitter.submit_once()
+    assert (await harness.claim(record.claim_id)).state == "accepted"
+    assert list(outbox.iterdir()) == [dropped], "the same file, never a second one"
