@@ -3,6 +3,13 @@ file, beside a same-run baseline of parsing the same file alone (`json.loads` pe
 `csv.reader`); FHIR bundles per second beside plain `fhir.resources` Bundle validation of the
 same Synthea bundles. Each phase runs in its own process so its peak RSS is its own.
 
+Two levels: the readers alone (`ndjson_intake`, `csv_intake`: read, complete from the
+registry, validate), and the whole service path (`service_ndjson`: the file streamed to
+`POST /v1/bulk`, spooled, ingested in batches with de-duplication, outbox events and a
+result row per record, in the intake app in process) on SQLite by default or on PostgreSQL
+with `--database-url postgresql+asyncpg://...` (Kafka is not involved: events stay in the
+outbox, which is what the service commits per batch).
+
     uv run python bench/intake_bulk.py              # 100,000 records
     uv run python bench/intake_bulk.py --records 20000 --fhir-rounds 5
 
@@ -270,6 +277,115 @@ def phase_csv(path: str) -> dict[str, Any]:
     }
 
 
+def _admin_setup(client: Any, tenant: str) -> Any:
+    """The bench registry, put through the admin API as an operator would."""
+
+    async def setup() -> None:
+        headers = {"X-Tenant-ID": tenant}
+        for payer_id, name in (("MEDICARE", "Medicare"), ("HUMANA", "Humana"), ("BCBS", "BCBS")):
+            body = {"name": name, "member_id_source": "patient-id"}
+            (
+                await client.put(f"/v1/payers/{payer_id}", json=body, headers=headers)
+            ).raise_for_status()
+        billing = {
+            "kind": "organization",
+            "npi": _npi(1),
+            "name": "BENCH MEDICAL GROUP",
+            "tax_id": "123456789",
+            "address": {
+                "line1": "1 Main St",
+                "city": "Boston",
+                "state": "MA",
+                "postal_code": "02110",
+            },
+        }
+        rendering = {
+            "kind": "individual",
+            "npi": _npi(2),
+            "first_name": "Ada",
+            "last_name": "Quill",
+        }
+        for body in (billing, rendering):
+            (await client.post("/v1/providers", json=body, headers=headers)).raise_for_status()
+        defaults = {"billing_npi": _npi(1)}
+        (await client.put("/v1/tenant", json=defaults, headers=headers)).raise_for_status()
+
+    return setup()
+
+
+def phase_service(path: str, database_url: str | None) -> dict[str, Any]:
+    import asyncio
+
+    import httpx
+    from fastapi import FastAPI
+
+    from claimflow_intake.bulk_jobs import BulkIngest
+    from claimflow_intake.entrypoints import admin, http
+    from claimflow_intake.settings import Settings
+    from claimflow_intake.unit_of_work import SqlIntakeUnitOfWork
+    from claimflow_shared.runtime.service import Runtime
+    from claimflow_shared.runtime.tenancy import Access
+
+    async def run(folder: Path) -> dict[str, Any]:
+        settings = Settings(
+            data_dir=folder,
+            database_url=database_url or f"sqlite+aiosqlite:///{folder / 'intake.db'}",
+            allow_insecure_dev=True,
+            mllp_port=0,
+        )
+        runtime = Runtime(settings, version="bench")
+        await runtime.db.create_tables()
+        uows = runtime.units_of_work(SqlIntakeUnitOfWork)
+        bulk = BulkIngest(uows=uows, settings=settings)
+        app = FastAPI()
+        app.state.access = Access(dev=True)
+        app.include_router(http.router(uows, settings=settings, bulk=bulk))
+        app.include_router(admin.router(uows))
+        transport = httpx.ASGITransport(app=app)
+        run_id = f"{time.time_ns() % 10**9}"
+        tenant, warmup = f"bench-{run_id}", f"warmup-{run_id}"
+
+        async def chunks(limit: int | None = None) -> Any:
+            sent = 0
+            stream = await asyncio.to_thread(open, path, "rb")
+            try:
+                while chunk := await asyncio.to_thread(stream.read, 256 * 1024):
+                    if limit is not None and sent >= limit:
+                        return
+                    sent += len(chunk)
+                    yield chunk
+            finally:
+                stream.close()
+
+        async def ingest(client: Any, who: str, limit: int | None = None) -> dict[str, Any]:
+            response = await client.post(
+                "/v1/bulk", content=chunks(limit), headers={"X-Tenant-ID": who}
+            )
+            response.raise_for_status()
+            while await bulk.ingest_pending():
+                pass
+            job = await client.get(
+                f"/v1/bulk/{response.json()['job_id']}", headers={"X-Tenant-ID": who}
+            )
+            return job.json()
+
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://intake", timeout=None
+        ) as client:
+            await _admin_setup(client, tenant)
+            await _admin_setup(client, warmup)
+            await ingest(client, warmup, limit=512 * 1024)  # statements compiled, threads up
+            start_rss = _reset_peak()
+            started = time.perf_counter()
+            job = await ingest(client, tenant)
+        await runtime.db.dispose()
+        figures = _figures(job["records"], started, start_rss)
+        return figures | {k: job[k] for k in ("accepted", "duplicate", "amended", "rejected")}
+
+    with tempfile.TemporaryDirectory() as folder:
+        return asyncio.run(run(Path(folder)))
+
+
 def _synthea_bundles() -> list[bytes]:
     paths = sorted(SYNTHEA.glob("*_*.json*"))
     return [gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes() for p in paths]
@@ -340,6 +456,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--fhir-rounds", type=int, default=10)
+    parser.add_argument(
+        "--database-url", help="run the service phase on this database (default: SQLite)"
+    )
+    parser.add_argument("--skip-service", action="store_true", help="readers only")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         ndjson = Path(folder) / "encounters.ndjson"
@@ -355,6 +475,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print("json.loads alone     ", report["baseline_json_loads"], flush=True)
         report["ndjson_intake"] = _run(phase_ndjson, str(ndjson))
         print("NDJSON intake        ", report["ndjson_intake"], flush=True)
+        if not args.skip_service:
+            report["service_ndjson"] = _run(phase_service, str(ndjson), args.database_url)
+            print("NDJSON service       ", report["service_ndjson"], flush=True)
         report["baseline_csv_reader"] = _run(phase_csv_reader, str(table))
         print("csv.reader alone     ", report["baseline_csv_reader"], flush=True)
         report["csv_intake"] = _run(phase_csv, str(table))
@@ -364,6 +487,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report["fhir_intake"] = _run(phase_fhir_intake, args.fhir_rounds)
     print("FHIR intake          ", report["fhir_intake"], flush=True)
     report["ratios"] = {
+        **(
+            {
+                "service_vs_json_loads": round(
+                    report["service_ndjson"]["records_per_s"]
+                    / report["baseline_json_loads"]["records_per_s"],
+                    3,
+                )
+            }
+            if "service_ndjson" in report
+            else {}
+        ),
         "ndjson_vs_json_loads": round(
             report["ndjson_intake"]["records_per_s"]
             / report["baseline_json_loads"]["records_per_s"],

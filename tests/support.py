@@ -6,7 +6,9 @@ import asyncio
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -14,6 +16,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from claimflow_cli.synthetic import encounter
 from claimflow_local.stack import Stack
+from claimflow_shared.topics import CLAIM_SUBMITTED, REMITTANCE_RECEIVED
+from claimflow_shared.x12 import read_segments
 
 
 def new_tenant(prefix: str = "t") -> str:
@@ -108,6 +112,22 @@ def event_json(record) -> dict:
 async def events_on(bootstrap: str, topic: str, tenants: set[str]) -> list[dict]:
     """Every event of these tenants on a topic, read from the beginning to the end offsets
     as they are now (broken messages other tests put there are skipped)."""
+    found = []
+    for record in await records_on(bootstrap, topic):
+        try:
+            event = json.loads(record.value)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(event, dict) and event.get("tenant_id") in tenants:
+            found.append(event)
+    return found
+
+
+async def records_on(
+    bootstrap: str, topic: str, predicate: Callable[[Any], bool] = lambda _: True
+) -> list:
+    """Every record on a topic matching `predicate`, from the beginning to the end offsets
+    as they are now."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -119,13 +139,7 @@ async def events_on(bootstrap: str, topic: str, tenants: set[str]) -> list[dict]
         found = []
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             for records in (await consumer.getmany(timeout_ms=1000)).values():
-                for record in records:
-                    try:
-                        event = json.loads(record.value)
-                    except ValueError:
-                        continue
-                    if isinstance(event, dict) and event.get("tenant_id") in tenants:
-                        found.append(event)
+                found += [record for record in records if predicate(record)]
         return found
     finally:
         await consumer.stop()
@@ -148,3 +162,47 @@ async def metric(url: str, name: str, **labels: str) -> float:
         if all(f'{k}="{v}"' in head for k, v in labels.items()):
             total += float(value)
     return total
+
+
+async def reconcile(stack, tenants: list[str], ids: set[str]) -> None:
+    """Every encounter exactly once, by four witnesses that share no database."""
+    rows = [r for t in tenants for r in await postings(stack, t)]
+    assert Counter(r["encounter_id"] for r in rows) == Counter(ids), "one posting each"
+    claims = {r["claim_id"] for r in rows}
+
+    wanted = set(tenants)
+    submitted = await events_on(stack.kafka_bootstrap, CLAIM_SUBMITTED.name, wanted)
+    events_per_claim = Counter()
+    for claim_id, event_ids in distinct_events(submitted).items():
+        events_per_claim[claim_id] = len(event_ids)
+    assert set(events_per_claim) == claims and set(events_per_claim.values()) == {1}
+
+    received = await events_on(stack.kafka_bootstrap, REMITTANCE_RECEIVED.name, wanted)
+    assert {c: len(e) for c, e in distinct_events(received).items()} == dict.fromkeys(claims, 1)
+
+    receipts = await simulator_receipts(stack)
+    assert {c: receipts[c]["interchanges"] for c in claims} == dict.fromkeys(claims, 1), (
+        "the payer received every claim in exactly one interchange"
+    )
+
+    files, after = [], 0
+    while page := (await get_json(stack, "simulator", "/v1/remittances", after=after, limit=500))[
+        "files"
+    ]:
+        files += page
+        after = page[-1]["seq"]
+    paid_in_835s = Decimal("0")
+    for file in files:
+        segments = list(read_segments(file["content"]))
+        paid_in_835s += sum(
+            Decimal(s.el(4)) for s in segments if s.id == "CLP" and s.el(1) in claims
+        )
+    assert sum(Decimal(r["paid"]) for r in rows) == paid_in_835s
+
+
+def distinct_events(events: list[dict]) -> dict[str, set[str]]:
+    """Claim id → the distinct event ids about it (a relay may publish one event twice)."""
+    found: dict[str, set[str]] = {}
+    for event in events:
+        found.setdefault(event["payload"]["claim_id"], set()).add(event["event_id"])
+    return found

@@ -7,30 +7,22 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections import Counter
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from claimflow_cli.synthetic import encounter
-from claimflow_shared.topics import (
-    CLAIM_SUBMITTED,
-    ENCOUNTER_DOCUMENTED,
-    REMITTANCE_RECEIVED,
-)
-from claimflow_shared.x12 import read_segments
+from claimflow_shared.topics import ENCOUNTER_DOCUMENTED
 from tests.conftest import POISON_PREFIX
 from tests.support import (
-    events_on,
     get_json,
     metric,
     new_tenant,
     postings,
     read_topic,
+    reconcile,
     send_encounters,
-    simulator_receipts,
     wait_for,
 )
 
@@ -130,7 +122,7 @@ async def test_replicas_share_a_10000_encounter_batch_through_a_kill_and_an_add(
 
         await wait_for(all_posted, timeout=900, interval=2, what="10,000 postings")
         await asyncio.sleep(3)  # give any doubled effect the time to show
-        await _reconcile(stack, tenants, ids)
+        await reconcile(stack, tenants, ids)
         for name in ("coding", "coding-2"):
             assert await _handled_by(stack.process(name), "encounter.documented") > 0, name
         for name in ("claims", "claims-3", "claims-4"):
@@ -140,47 +132,3 @@ async def test_replicas_share_a_10000_encounter_batch_through_a_kill_and_an_add(
         stack.replicas["claims"] = 4
         await asyncio.to_thread(stack.scale, "claims", 1)
         await asyncio.to_thread(stack.scale, "coding", 1)
-
-
-async def _reconcile(stack, tenants: list[str], ids: set[str]) -> None:
-    """Every encounter exactly once, by four witnesses that share no database."""
-    rows = [r for t in tenants for r in await postings(stack, t)]
-    assert Counter(r["encounter_id"] for r in rows) == Counter(ids), "one posting each"
-    claims = {r["claim_id"] for r in rows}
-
-    wanted = set(tenants)
-    submitted = await events_on(stack.kafka_bootstrap, CLAIM_SUBMITTED.name, wanted)
-    events_per_claim = Counter()
-    for claim_id, event_ids in _distinct(submitted).items():
-        events_per_claim[claim_id] = len(event_ids)
-    assert set(events_per_claim) == claims and set(events_per_claim.values()) == {1}
-
-    received = await events_on(stack.kafka_bootstrap, REMITTANCE_RECEIVED.name, wanted)
-    assert {c: len(e) for c, e in _distinct(received).items()} == dict.fromkeys(claims, 1)
-
-    receipts = await simulator_receipts(stack)
-    assert {c: receipts[c]["interchanges"] for c in claims} == dict.fromkeys(claims, 1), (
-        "the payer received every claim in exactly one interchange"
-    )
-
-    files, after = [], 0
-    while page := (await get_json(stack, "simulator", "/v1/remittances", after=after, limit=500))[
-        "files"
-    ]:
-        files += page
-        after = page[-1]["seq"]
-    paid_in_835s = Decimal("0")
-    for file in files:
-        segments = list(read_segments(file["content"]))
-        paid_in_835s += sum(
-            Decimal(s.el(4)) for s in segments if s.id == "CLP" and s.el(1) in claims
-        )
-    assert sum(Decimal(r["paid"]) for r in rows) == paid_in_835s
-
-
-def _distinct(events: list[dict]) -> dict[str, set[str]]:
-    """Claim id → the distinct event ids about it (a relay may publish one event twice)."""
-    found: dict[str, set[str]] = {}
-    for event in events:
-        found.setdefault(event["payload"]["claim_id"], set()).add(event["event_id"])
-    return found

@@ -191,8 +191,11 @@ async def test_a_released_claim_the_payer_rejects_lands_as_claim_rejected(stack)
     rejected = await wait_claim(stack, tenant, record["claim_id"], {"rejected"})
     assert [a["kind"] for a in rejected["acknowledgments"]] == ["999", "277CA"]
     events = await events_on(stack.kafka_bootstrap, CLAIM_REJECTED.name, {tenant})
-    [event] = [e for e in events if e["payload"]["claim_id"] == record["claim_id"]]
-    assert event["payload"]["stage"] == "277CA"
+    stages = [
+        e["payload"]["stage"] for e in events if e["payload"]["claim_id"] == record["claim_id"]
+    ]
+    assert stages == ["scrubber", "277CA"], "held first (for claim.rejected 1.0 readers)"
+    [event] = [e for e in events if e["payload"]["stage"] == "277CA"]
     assert any(code.startswith("A7:187") for code in event["payload"]["codes"])
     steps = [(s["event"], s["actor"]) for s in rejected["timeline"]]
     assert ("released", f"operator:dev-{tenant}") in steps, "the biller who released it"

@@ -1,21 +1,25 @@
 """The production docker-compose.yml and Dockerfiles agree with the code they run.
 
 No Docker engine runs here, so these tests read the files: every variable a container gets is
-a setting its service reads, every image builds the package whose entry point it runs, and
-the start-up order waits on health, not on luck.
+a setting its service reads, every image builds the package whose entry point it runs, the
+start-up order waits on health, not on luck, the services get their API keys from a secret
+file, and the consuming stages can run several replicas.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
+import os
 import re
 import subprocess
 import sys
 import threading
 import tomllib
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from unittest import mock
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,6 +27,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
+PORTS_OVERRIDE = ROOT / "deploy" / "compose" / "ports.yml"
 
 CLAIMFLOW_SERVICES = {"intake": 8001, "coding": 8002, "claims": 8003, "remittance": 8004}
 SIMULATOR = "payer-simulator"
@@ -144,7 +149,9 @@ def test_environment_values_are_valid_settings(services, name):
         for key, value in environment(services[name]).items()
         if value is not None
     }
-    settings = cls(**values)
+    # The container's environment is the compose file's, not this shell's.
+    with mock.patch.dict(os.environ, {}, clear=True):
+        settings = cls(**values)
     assert int(settings.http_port) == port_of(name)
     assert str(settings.http_host) == "0.0.0.0"
     if name != SIMULATOR:
@@ -276,3 +283,140 @@ def test_health_probe_passes_only_on_a_ready_answer(probe_target, path, healthy)
         [sys.executable, str(script), probe_target + path], capture_output=True, timeout=30
     )
     assert (result.returncode == 0) is healthy
+
+
+# -- API keys --------------------------------------------------------------------------------
+
+
+def secret_targets(service: dict) -> dict[str, str]:
+    """Secret name → the path the container sees it at."""
+    targets = {}
+    for entry in service.get("secrets") or []:
+        long = {"source": entry} if isinstance(entry, str) else entry
+        target = long.get("target", long["source"])
+        targets[long["source"]] = target if target.startswith("/") else f"/run/secrets/{target}"
+    return targets
+
+
+@pytest.mark.parametrize("name", list(CLAIMFLOW_SERVICES))
+def test_every_service_reads_its_api_keys_from_a_secret_file(compose, services, name):
+    env = environment(services[name])
+    assert "API_KEYS" not in env, f"{name}: keys belong in the secret file"
+    path = interpolate(env["API_KEYS_FILE"])
+    mounted = {target: source for source, target in secret_targets(services[name]).items()}
+    assert path in mounted, f"{name}: API_KEYS_FILE {path} is not a mounted secret"
+    secret = compose["secrets"][mounted[path]]
+    source = (ROOT / secret["file"]).resolve()
+    assert source.is_relative_to(ROOT / "deploy" / "compose")
+
+
+def test_the_api_keys_file_is_never_committed(compose):
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    for secret in compose["secrets"].values():
+        path = (ROOT / secret["file"]).resolve().relative_to(ROOT).as_posix()
+        assert path in ignored, f"{path} must be git-ignored"
+
+
+def test_insecure_development_mode_is_never_set(services):
+    assert "ALLOW_INSECURE_DEV" not in COMPOSE.read_text()
+    for name in CLAIMFLOW_SERVICES:
+        assert "ALLOW_INSECURE_DEV" not in environment(services[name])
+
+
+# -- Kafka on one broker ---------------------------------------------------------------------
+
+
+def test_replication_fits_the_single_broker(services):
+    kafka = environment(services["kafka"])
+    min_isr = int(kafka["KAFKA_MIN_INSYNC_REPLICAS"])
+    for name in CLAIMFLOW_SERVICES:
+        factor = int(interpolate(environment(services[name])["KAFKA_REPLICATION_FACTOR"]))
+        # One broker holds one copy; acks=all writes need min.insync.replicas ≤ that.
+        assert factor == 1
+        assert min_isr <= factor
+    for key, value in kafka.items():
+        if key.endswith("REPLICATION_FACTOR") or key.endswith("MIN_ISR"):
+            assert int(value) == 1, f"kafka.{key}: one broker holds one copy"
+
+
+# -- several replicas ------------------------------------------------------------------------
+
+
+# Intake is the front door: its HTTP API and MLLP listener are published on the host (scale it
+# behind a proxy), although it also consumes events to report each encounter's status.
+FRONT_DOOR = "intake"
+
+
+@functools.cache
+def consuming_stages() -> list[str]:
+    """The stages behind the front door whose composition root subscribes to a topic."""
+    from claimflow_cli.local import documented_service
+
+    return [
+        name
+        for name in CLAIMFLOW_SERVICES
+        if name != FRONT_DOOR and documented_service(name).consumes
+    ]
+
+
+def published_ports(service: dict) -> list[int]:
+    """Container ports bound to a fixed host port (a random host port never clashes)."""
+    ports = []
+    for entry in service.get("ports") or []:
+        if isinstance(entry, dict):
+            if entry.get("published"):
+                ports.append(int(entry["target"]))
+        elif ":" in interpolate(entry):
+            ports.append(int(interpolate(entry).rsplit(":", 1)[1].split("/")[0]))
+    return ports
+
+
+def test_no_container_has_a_fixed_name(services):
+    for name, service in services.items():
+        assert "container_name" not in service, f"{name}: a fixed name forbids replicas"
+
+
+@pytest.mark.parametrize("name", consuming_stages())
+def test_a_consuming_stage_can_run_several_replicas(services, name):
+    service = services[name]
+    assert not published_ports(service), f"{name}: a fixed host port forbids replicas"
+    partitions = int(interpolate(environment(service)["KAFKA_PARTITIONS"]))
+    replicas = int(interpolate(service["deploy"]["replicas"]))
+    assert 1 <= replicas <= partitions
+    # Replicas share nothing on disk: their state is in PostgreSQL.
+    assert not service.get("volumes"), f"{name}: replicas would share a volume"
+
+
+def test_intake_publishes_its_api_and_mllp_listener_on_the_host(services):
+    mllp = int(interpolate(environment(services["intake"])["MLLP_PORT"]))
+    assert published_ports(services["intake"]) == [port_of("intake"), mllp]
+
+
+def test_the_ports_override_publishes_each_consumers_api(services):
+    override = yaml.safe_load(PORTS_OVERRIDE.read_text())["services"]
+    assert set(override) == set(consuming_stages())
+    for name, service in override.items():
+        assert name in services
+        assert published_ports(service) == [port_of(name)]
+        host = urlsplit(f"//{interpolate(service['ports'][0])}").hostname
+        assert host == "127.0.0.1", f"{name}: bind to loopback by default"
+
+
+@pytest.mark.parametrize("name", list(CLAIMFLOW_SERVICES))
+def test_services_run_on_a_read_only_root_with_scratch_in_memory(services, name):
+    service = services[name]
+    assert service["read_only"] is True
+    assert service["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in service["security_opt"]
+    scratch = {PurePosixPath(p) for p in service["tmpfs"]}
+    data_dir = interpolate(environment(service)["DATA_DIR"])
+    assert {PurePosixPath("/tmp"), PurePosixPath(data_dir)} <= scratch
+
+
+@pytest.mark.parametrize("name", list(CLAIMFLOW_SERVICES))
+def test_stopping_leaves_time_to_finish_the_batch_in_flight(services, name):
+    grace = re.fullmatch(r"(\d+)s", services[name]["stop_grace_period"])
+    with mock.patch.dict(os.environ, {}, clear=True):
+        settings = settings_class(name)()
+    # uvicorn drains HTTP for 20 s, then a revoked partition's batch may take its wait.
+    assert int(grace.group(1)) >= 20 + settings.consumer_revoke_wait_s

@@ -19,7 +19,7 @@ def _parse(record) -> dict:
     """Other tests put deliberately broken messages on this topic."""
     try:
         event = json.loads(record.value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return event if isinstance(event, dict) else {}
 
@@ -71,7 +71,8 @@ async def test_bad_encounter_gets_422_naming_the_field_and_publishes_nothing(sta
         listed = await client.get("/v1/encounters", headers={"X-Tenant-ID": tenant})
     assert response.status_code == 422
     error = response.json()["detail"][0]
-    assert error["loc"][-3:] == ["billing", "npi"] or error["loc"][-2:] == ["billing", "npi"]
-    assert "check digit" in error["msg"]
+    assert error["field"].endswith("providers.billing.npi")
+    assert "check digit" in error["reason"]
+    assert "1234567890" not in response.text and body["patient"]["last_name"] not in response.text
     assert listed.json() == []
     assert await _events_for(stack.kafka_bootstrap, tenant, want=1, timeout_s=3) == []

@@ -33,6 +33,12 @@ class StackClient:
         response.raise_for_status()
         return response.json()
 
+    def post(self, name: str, path: str, body: dict, tenant: str | None = None) -> Any:
+        headers = {"X-Tenant-ID": tenant} if tenant else {}
+        response = self.http.post(f"{self.url(name)}{path}", json=body, headers=headers)
+        response.raise_for_status()
+        return response.json()
+
     def post_batch(self, tenant: str, encounters: list[dict]) -> list[dict]:
         response = self.http.post(
             f"{self.url('intake')}/v1/encounters/batch",

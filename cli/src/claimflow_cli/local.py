@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import json
 from pathlib import Path
 
 import typer
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from rich.console import Console
 
+from claimflow_cli.client import StackClient
 from claimflow_local._process import port_open
 from claimflow_local.kafka import KafkaBroker
 from claimflow_local.postgres import PostgresCluster
@@ -22,7 +21,6 @@ from claimflow_local.stack import (
     free_port,
     start_infrastructure,
 )
-from claimflow_shared.topics import TOPICS
 
 KAFKA_PORT = 19092
 
@@ -136,65 +134,25 @@ def write_asyncapi(out: Path) -> list[Path]:
     return written
 
 
-async def _dead_letters(bootstrap: str, topics: list[str], limit: int) -> list[dict]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
+def read_dead_letters(stack: Stack, *, topic: str | None, limit: int) -> list[dict]:
+    """Every service's dead letters, through its operator API (the operator key in
+    CLAIMFLOW_API_KEY when keys are on)."""
     letters: list[dict] = []
-    try:
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or {0})
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
-                for r in records:
-                    headers = {k: v.decode(errors="replace") for k, v in r.headers or []}
-                    letters.append(
-                        {
-                            "dlq": tp.topic,
-                            "offset": r.offset,
-                            "key": r.key,
-                            "value": r.value,
-                            "original": f"{headers.get('dlq.original_topic')}"
-                            f"[{headers.get('dlq.original_partition')}]"
-                            f"@{headers.get('dlq.original_offset')}",
-                            "original_topic": headers.get("dlq.original_topic"),
-                            "error": headers.get("dlq.error", ""),
-                            "headers": r.headers or [],
-                        }
-                    )
-    finally:
-        await consumer.stop()
+    with StackClient(stack) as client:
+        for name in SERVICES:
+            for letter in client.get(name, "/v1/ops/dlq", limit=10_000)["letters"]:
+                if topic is None or letter["dlq_topic"] == topic:
+                    letters.append({**letter, "service": name})
     return letters[-limit:] if limit else letters
 
 
-def read_dead_letters(stack: Stack, *, topic: str | None, limit: int) -> list[dict]:
-    topics = [topic] if topic else [t.dlq for t in TOPICS.values()]
-    return asyncio.run(_dead_letters(stack.kafka_bootstrap, topics, limit))
-
-
-def replay_dead_letters(stack: Stack, *, dlq_topic: str, offset: int | None) -> int:
-    async def replay() -> int:
-        letters = await _dead_letters(stack.kafka_bootstrap, [dlq_topic], 0)
-        chosen = [x for x in letters if offset is None or x["offset"] == offset]
-        producer = AIOKafkaProducer(
-            bootstrap_servers=stack.kafka_bootstrap, enable_idempotence=True, acks="all"
-        )
-        await producer.start()
-        try:
-            for letter in chosen:
-                headers = [(k, v) for k, v in letter["headers"] if not k.startswith("dlq.")]
-                headers.append(("dlq.replayed_from", f"{dlq_topic}@{letter['offset']}".encode()))
-                await producer.send_and_wait(
-                    letter["original_topic"],
-                    value=letter["value"],
-                    key=letter["key"],
-                    headers=headers,
-                )
-        finally:
-            await producer.stop()
-        return len(chosen)
-
-    return asyncio.run(replay())
+def replay_dead_letters(
+    stack: Stack, *, dlq_topic: str, offset: int | None, again: bool = False
+) -> int:
+    """Each service replays its own letters of the topic, once each, audited as the caller."""
+    body = {"dlq_topic": dlq_topic, "offsets": None if offset is None else [offset]}
+    replayed = 0
+    with StackClient(stack) as client:
+        for name in SERVICES:
+            replayed += client.post(name, "/v1/ops/dlq/replay", body | {"again": again})["replayed"]
+    return replayed

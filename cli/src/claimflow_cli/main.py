@@ -11,8 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from claimflow_cli import claims, local
+from claimflow_cli import claims, coding, local
 from claimflow_cli import demo as demo_run
+from claimflow_cli import intake as intake_commands
+from claimflow_cli import remittance as remittance_cli
 from claimflow_cli.client import StackClient
 from claimflow_local.stack import SERVICES, parse_replicas
 from claimflow_shared.runtime.tenancy import (
@@ -156,6 +158,9 @@ def docs(
         console.print(f"wrote {path}")
 
 
+app.command()(coding.code)
+app.add_typer(coding.worklist_app, name="worklist")
+
 keys_app = typer.Typer(help="API keys: each has a name, a role and a tenant.")
 app.add_typer(keys_app, name="keys")
 
@@ -192,6 +197,8 @@ def keys_create(
     print(key)
 
 
+remittance_cli.register(app)  # era import, denials, patients, kpi
+intake_commands.register(app)
 claims.register(app)
 
 dlq_app = typer.Typer(help="Inspect and replay dead letters.")
@@ -203,20 +210,30 @@ def dlq_list(topic: Annotated[str | None, typer.Argument()] = None, limit: int =
     """Dead letters with their error and original coordinates."""
     stack = local.require(_home())
     table = Table(title="Dead letters")
-    for column in ("dlq", "offset", "original", "error"):
+    for column in ("service", "dlq", "offset", "original", "error", "replayed"):
         table.add_column(column)
     for letter in local.read_dead_letters(stack, topic=topic, limit=limit):
         table.add_row(
-            letter["dlq"], str(letter["offset"]), letter["original"], letter["error"][:120]
+            letter["service"],
+            letter["dlq_topic"],
+            str(letter["offset"]),
+            letter["original"],
+            f"{letter['error_type']}: {letter['error'][:100]}",
+            "yes" if letter["replayed"] else "no",
         )
     Console().print(table)
 
 
 @dlq_app.command("replay")
-def dlq_replay(topic: str, offset: Annotated[int | None, typer.Option()] = None) -> None:
-    """Publish dead letters back to their original topic (all, or one offset)."""
+def dlq_replay(
+    topic: str,
+    offset: Annotated[int | None, typer.Option()] = None,
+    again: Annotated[bool, typer.Option(help="Also letters replayed before")] = False,
+) -> None:
+    """Publish dead letters back to their original topic (all, or one offset), once each;
+    each replay is recorded with the operator who asked."""
     stack = local.require(_home())
-    count = local.replay_dead_letters(stack, dlq_topic=topic, offset=offset)
+    count = local.replay_dead_letters(stack, dlq_topic=topic, offset=offset, again=again)
     console.print(f"replayed {count} message(s) from {topic}")
 
 

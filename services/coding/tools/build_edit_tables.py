@@ -22,6 +22,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import simple_icd_10_cm as icd
 
+# "in diseases classified elsewhere", "in other diseases classified elsewhere" (F02, dementia
+# in other diseases), "in conditions classified elsewhere".
+MANIFESTATION = re.compile(r"\bin (?:other )?(?:diseases|conditions) classified elsewhere\b")
 DATA = Path(__file__).resolve().parents[1] / "src" / "claimflow_coding" / "domain" / "data"
 
 
@@ -36,9 +39,7 @@ def main() -> int:
     sexed = []
     for code, title in codes():
         lowered = title.lower()
-        if "in diseases classified elsewhere" in lowered or (
-            "in conditions classified elsewhere" in lowered
-        ):
+        if MANIFESTATION.search(lowered):
             never_first.append((code, "manifestation", title))
         elif "as the cause of diseases classified elsewhere" in lowered:
             never_first.append((code, "infectious-agent", title))

@@ -19,7 +19,7 @@ def to_money(value: object) -> Decimal:
     try:
         amount = Decimal(str(value))
     except InvalidOperation as exc:
-        raise ValueError(f"{value!r} is not an amount of money") from exc
+        raise ValueError("not an amount of money") from exc
     if not amount.is_finite():
         raise ValueError("amount must be finite")
     if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
@@ -52,23 +52,21 @@ _RARC = re.compile(r"^(?:M|MA|N)[0-9]{1,3}$")
 def normalize_icd10cm(value: str) -> str:
     code = str(value).strip().upper().replace(".", "")
     if not _ICD10CM.match(code):
-        raise ValueError(
-            f"{value!r} is not an ICD-10-CM code (letter, digit, digit/A/B, up to 4 more)"
-        )
+        raise ValueError("not an ICD-10-CM code (letter, digit, digit/A/B, up to 4 more)")
     return code
 
 
 def _cpt(value: str) -> str:
     code = str(value).strip().upper()
     if not _CPT.match(code):
-        raise ValueError(f"{value!r} is not a CPT code (4 digits then a digit, F, T or U)")
+        raise ValueError("not a CPT code (4 digits then a digit, F, T or U)")
     return code
 
 
 def _hcpcs(value: str) -> str:
     code = str(value).strip().upper()
     if not _HCPCS.match(code):
-        raise ValueError(f"{value!r} is not a HCPCS Level II code (letter A-V then 4 digits)")
+        raise ValueError("not a HCPCS Level II code (letter A-V then 4 digits)")
     return code
 
 
@@ -76,7 +74,7 @@ def _pattern(regex: re.Pattern[str], what: str):
     def check(value: str) -> str:
         code = str(value).strip().upper()
         if not regex.match(code):
-            raise ValueError(f"{value!r} is not a valid {what}")
+            raise ValueError(f"not a valid {what}")
         return code
 
     return check
@@ -98,9 +96,9 @@ def npi_check_digit(first_nine: str) -> int:
 def _npi(value: str) -> str:
     npi = str(value).strip()
     if not (len(npi) == 10 and npi.isdigit()):
-        raise ValueError(f"{value!r} is not an NPI (10 digits)")
+        raise ValueError("not an NPI (10 digits)")
     if npi_check_digit(npi[:9]) != int(npi[9]):
-        raise ValueError(f"{value!r} fails the NPI check digit")
+        raise ValueError("fails the NPI check digit")
     return npi
 
 

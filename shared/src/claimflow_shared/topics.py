@@ -41,13 +41,13 @@ ENCOUNTER_DOCUMENTED = Topic(
 )
 ENCOUNTER_CODED = Topic(
     "encounter.coded",
-    "1.1",
+    "1.2",
     m.EncounterCoded,
     "Final ICD-10-CM diagnoses and CPT/HCPCS lines were assigned.",
 )
 CODING_QUERY_RAISED = Topic(
     "coding.query-raised",
-    "1.0",
+    "1.1",
     m.CodingQueryRaised,
     "The encounter cannot be coded as documented; it waits on the coder worklist.",
 )
@@ -65,19 +65,19 @@ CLAIM_REJECTED = Topic(
 )
 REMITTANCE_RECEIVED = Topic(
     "remittance.received",
-    "1.0",
+    "1.1",
     m.RemittanceReceived,
     "The payer's 835 adjudicated the claim and the payment was posted.",
 )
 CLAIM_DENIED = Topic(
     "claim.denied",
-    "1.0",
+    "1.1",
     m.ClaimDenied,
     "The payer denied the claim; CARC/RARC, category and recommended action.",
 )
 PATIENT_BALANCE_DUE = Topic(
     "patient.balance-due",
-    "1.0",
+    "1.1",
     m.PatientBalanceDue,
     "After posting, the patient owes a balance (deductible, coinsurance, copay).",
 )

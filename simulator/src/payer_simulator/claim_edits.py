@@ -30,7 +30,12 @@ class FrontEndContext:
 
 def _billing_npi(claim: SubmittedClaim, ctx: FrontEndContext) -> FrontEndRejection | None:
     npi = claim.billing_provider_npi
-    if len(npi) == 10 and npi.isdigit() and npi_check_digit(npi[:9]) == int(npi[9]):
+    if (
+        len(npi) == 10
+        and npi.isascii()
+        and npi.isdigit()
+        and npi_check_digit(npi[:9]) == int(npi[9])
+    ):
         return None
     # 562: entity's National Provider Identifier; 85: billing provider.
     return FrontEndRejection(("A7", "562", "85"), "billing provider NPI fails the check digit")

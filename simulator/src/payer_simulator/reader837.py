@@ -202,8 +202,12 @@ def read_837(text: str) -> Interchange837:
 
 
 def parse_amount(value: str) -> Decimal | None:
+    """An R element as money, or None: at most 18 digits, plain ASCII, finite."""
+    raw = value.strip()
+    if len(raw) > 20 or not raw.isascii():
+        return None
     try:
-        amount = Decimal(value.strip())
+        amount = Decimal(raw)
     except InvalidOperation:
         return None
     return amount.quantize(Decimal("0.01")) if amount.is_finite() else None
@@ -341,7 +345,7 @@ class _Reader:
             self._group_problem(f"functional group {seg.el(1)!r} is not HC (claims)", "1")
         elif self.group.version not in SUPPORTED_VERSIONS:
             self._group_problem(f"version {self.group.version!r} is not an 837P we accept", "2")
-        if not self.group.control_number.isdigit():
+        if _small_number(self.group.control_number) is None:
             self._group_problem("GS06 group control number is not numeric", "6")
 
     def _on_ge(self, seg: Segment) -> None:
@@ -588,7 +592,7 @@ class _Reader:
             return
         self.line.sv2 = seg
         self.line.sv1_position = self.ts_position
-        if not (seg.el(1).isdigit() and len(seg.el(1)) == 4):
+        if not (_small_number(seg.el(1)) is not None and len(seg.el(1)) == 4):
             self._problem(
                 seg,
                 f"SV201 revenue code {seg.el(1)!r} is not four digits",
@@ -660,7 +664,7 @@ class _Reader:
             self._problem(seg, "service line outside a claim", "2", loop_id="2400")
             return
         self._finish_line()
-        number = int(seg.el(1)) if seg.el(1).isdigit() else len(self.claim.lines) + 1
+        number = _small_number(seg.el(1)) or len(self.claim.lines) + 1
         self.line = _Line(number=number, position=self.ts_position)
         self.claim.lines.append(self.line)
 
@@ -693,7 +697,7 @@ class _Reader:
         self._check_amount(seg, 2, "2400", "SV102 line charge")
         self._check_amount(seg, 4, "2400", "SV104 units")
         pointers = _split_any(seg.el(7), seg.delimiters.component) if seg.el(7) else []
-        self.line.pointers = tuple(int(p) for p in pointers if p.isdigit())
+        self.line.pointers = tuple(n for n in map(_small_number, pointers) if n is not None)
 
     def _on_service_date(self, seg: Segment) -> None:
         assert self.line is not None
@@ -811,7 +815,11 @@ class _Reader:
                 position=claim.position,
                 segment_id="NM1",
             )
-        assert self.ts is not None and self.group is not None
+        if self.ts is None or self.group is None:
+            # A transaction set outside any GS: nothing to file the claim under.
+            self._envelope_problem("claim outside a functional group (no GS)")
+            self.claim = None
+            return
         self.ts.claims.append(self._build_claim(claim))
         self.claim = None
 
@@ -943,3 +951,9 @@ def _person_or_org(nm1: Segment) -> str:
     if nm1.el(2) == "1" and nm1.el(4):
         return f"{nm1.el(3)} {nm1.el(4)}"
     return nm1.el(3)
+
+
+def _small_number(raw: str) -> int | None:
+    """A count or sequence number of at most 9 ASCII digits ('²' is a digit to Python's
+    isdigit, and int() refuses it; a 5,000-digit number is not a line number)."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None

@@ -33,7 +33,7 @@ class SimulatorSettings(BaseSettings):
     interest_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     # A folder whose CSV files replace the packaged rule tables of the same name.
     tables_dir: Path | None = None
-    batch_interval_s: float = Field(default=0.5, gt=0.0)
+    batch_interval_s: float = Field(default=0.25, gt=0.0)
     max_claims_per_835: int = Field(default=500, ge=1)
     payer_name: str = "SIMULATED HEALTH PLAN"
 

@@ -172,9 +172,12 @@ class Stack:
             "HTTP_PORT": str(self.port(name)),
             "CLEARINGHOUSE_URL": f"http://127.0.0.1:{self.ports['simulator']}",
             "SERVICE_REPLICAS": str(self.replicas.get(service, 1)),
+            "KAFKA_REPLICATION_FACTOR": "1",  # one local broker
             # A local stack trusts X-Tenant-ID until keys are created (`claimflow keys create`).
             "ALLOW_INSECURE_DEV": "true",
             "API_KEYS_FILE": str(self.home / "api-keys"),
+            # Each intake replica's HL7 v2 MLLP listener gets a port of its own.
+            **({"MLLP_PORT": str(self.port(f"{name}-mllp"))} if service == "intake" else {}),
             **self.extra_env,
         }
 

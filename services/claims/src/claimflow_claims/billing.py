@@ -18,13 +18,14 @@ from claimflow_claims.domain.messages import (
     finding_reason,
     finding_record,
     held_payload,
+    rejected_payload,
 )
 from claimflow_claims.domain.model import Claim
 from claimflow_claims.domain.scrubber import PriorClaim, ScrubRules, default_rules, scrub_claim
 from claimflow_claims.domain.states import ANNOUNCED_ELSEWHERE, ClaimEvent
 from claimflow_claims.unit_of_work import ClaimsUnitOfWork
 from claimflow_shared.events.models import ClaimStateChanged, Coverage
-from claimflow_shared.topics import CLAIM_HELD, CLAIM_STATE_CHANGED
+from claimflow_shared.topics import CLAIM_HELD, CLAIM_REJECTED, CLAIM_STATE_CHANGED
 
 SCRUBBER = "claimflow-claims/scrubber"
 
@@ -78,17 +79,29 @@ def _scrub(claim: Claim, prior: Sequence[PriorClaim]) -> tuple[list[dict], Step]
 
 
 def _hold(uow: ClaimsUnitOfWork, record: ClaimRecord, claim: Claim) -> None:
+    """`claim.held` with the findings; and `claim.rejected` with stage `scrubber`, which the
+    consumers built on claim.rejected 1.0 (the encounter's cycle status in intake, the clean
+    claim rate in remittance) read as "held before it left"."""
     errors = errors_of(record.findings)
+    reasons = [finding_reason(f) for f in errors]
+    where = routing(uow, record)
     uow.emit(
         CLAIM_HELD,
-        held_payload(
+        held_payload(claim, stage="scrubber", reasons=reasons, findings=record.findings),
+        detail="held by the scrubber",
+        **where,
+    )
+    uow.emit(
+        CLAIM_REJECTED,
+        rejected_payload(
             claim,
             stage="scrubber",
-            reasons=[finding_reason(f) for f in errors],
-            findings=record.findings,
+            reasons=reasons,
+            codes=sorted({f["edit"] for f in errors}),
+            file_name=None,
         ),
-        detail="held by the scrubber",
-        **routing(uow, record),
+        detail="held",
+        **where,
     )
 
 

@@ -31,7 +31,7 @@ from claimflow_claims.domain.lifecycle import (
     remittance_step,
 )
 from claimflow_claims.domain.model import primary_coverage
-from claimflow_claims.domain.states import ClaimEvent, ClaimState
+from claimflow_claims.domain.states import ON_FILE, ClaimEvent, ClaimState
 from claimflow_claims.unit_of_work import ClaimsUnitOfWork
 from claimflow_shared.events import (
     ClaimDenied,
@@ -55,6 +55,13 @@ async def load_for_coded(
     """The batch's encounters' claims, their patients' claims on file and their tenants'
     fee schedules, one query each. The patients' locks come first: two encounters of one
     patient on two partitions would otherwise each miss the other's claim (a duplicate)."""
+    amended = [e for e in events if e.payload.amendment is not None]
+    if amended:
+        # An amended encounter may rebuild a claim the submitter is about to send: keep the
+        # submitter (which holds this lock while it writes and sends) and the biller's
+        # commands off, so the claim read next is the one that stays.
+        await uow.lock("claims-submitter")
+        await uow.lock_all(billing.encounter_lock(e.tenant_id, e.encounter_id) for e in amended)
     await uow.lock_all(billing.patient_lock(e.tenant_id, e.payload.patient.mrn) for e in events)
     await uow.claims.load_for_encounters((e.tenant_id, e.encounter_id) for e in events)
     await uow.claims.load_prior_claims((e.tenant_id, e.payload.patient.mrn) for e in events)
@@ -65,19 +72,17 @@ async def on_encounter_coded(
     *, uow: ClaimsUnitOfWork, event: EventEnvelope[EncounterCoded]
 ) -> None:
     """Charge the encounter's original claim and scrub it: clean, it waits for the
-    submitter; failing an edit, it is held (`claim.held`)."""
+    submitter; failing an edit, it is held (`claim.held`). An amended encounter (its
+    `encounter.coded` carries `amendment`) corrects the claim that stands for it."""
     tenant, encounter, coded = event.tenant_id, event.encounter_id, event.payload
-    if await uow.claims.of_encounter(tenant, encounter):
+    existing = await uow.claims.of_encounter(tenant, encounter)
+    if existing:
+        seen = any(c.coded_event_id == event.event_id for c in existing)
+        if coded.amendment is not None and not seen:
+            await _amend(uow, existing, event)
+            billing.publish_state_changes(uow)
         return
-    payer_id = primary_coverage(coded.coverages).payer.payer_id
-    charged = charge_encounter(
-        coded,
-        claim_id=claim_id_for(encounter),
-        tenant_id=tenant,
-        encounter_id=encounter,
-        fee_schedule=uow.fees.schedule_for(tenant, payer_id),
-        payer_rules=billing.rules().for_payer(payer_id),
-    )
+    charged = _charge(uow, event, claim_id_for(encounter))
     billing.book_claim(
         uow,
         charged.claim,
@@ -89,6 +94,88 @@ async def on_encounter_coded(
         reason=f"charged from the coded encounter as an {charged.claim.claim_type}",
     )
     billing.publish_state_changes(uow)
+
+
+def _charge(uow: ClaimsUnitOfWork, event: EventEnvelope[EncounterCoded], claim_id: str):
+    coded = event.payload
+    payer_id = primary_coverage(coded.coverages).payer.payer_id
+    return charge_encounter(
+        coded,
+        claim_id=claim_id,
+        tenant_id=event.tenant_id,
+        encounter_id=event.encounter_id,
+        fee_schedule=uow.fees.schedule_for(event.tenant_id, payer_id),
+        payer_rules=billing.rules().for_payer(payer_id),
+    )
+
+
+# The claim that stands for the encounter with its primary payer: the newest one not
+# already replaced, voided or closed.
+_HISTORY = {ClaimState.CORRECTED.value, ClaimState.VOIDED.value, ClaimState.CLOSED.value}
+
+
+async def _amend(
+    uow: ClaimsUnitOfWork, claims: Sequence[ClaimRecord], event: EventEnvelope[EncounterCoded]
+) -> None:
+    """A claim the payer never took is rebuilt from the amended encounter and scrubbed
+    again; one it has on file is replaced by a frequency-7 claim built from it; one on its
+    way to the payer is left with a note (correct it once the payer has it on file)."""
+    current = [c for c in claims if c.payer_responsibility == "primary" and c.state not in _HISTORY]
+    if not current:
+        return
+    record = current[-1]
+    revision = event.payload.amendment.revision  # type: ignore[union-attr]
+    reason = f"revision {revision} of the encounter"
+    state = ClaimState(record.state)
+    prior = await uow.claims.prior_claims(record.tenant_id, record.patient_mrn)
+    # Held or rejected claims wait for a biller; a clean one waits until it is in a file.
+    unsent = state is ClaimState.SCRUBBED and record.submission_file is None
+    if state in {ClaimState.HELD, ClaimState.REJECTED} or unsent:
+        charged = _charge(uow, event, record.claim_id)
+        rebuilt = charged.claim.model_copy(
+            update={
+                "frequency_code": record.frequency_code,
+                "original_claim_number": (await uow.claims.claim_of(record)).original_claim_number,
+            }
+        )
+        record.coded_event_id = event.event_id
+        record.later_coverages = [c.model_dump(mode="json") for c in charged.later_coverages]
+        billing.rescrub(
+            uow, record, rebuilt, prior=prior, actor=ACTOR, reason=f"rebuilt from {reason}"
+        )
+        return
+    if state in ON_FILE and record.payer_claim_number:
+        sequence, claim_id = await billing.next_claim_id(uow, record, REPLACEMENT)
+        charged = _charge(uow, event, claim_id)
+        replacement = charged.claim.model_copy(
+            update={"frequency_code": "7", "original_claim_number": record.payer_claim_number}
+        )
+        billing.book_claim(
+            uow,
+            replacement,
+            sequence=sequence,
+            coded_event_id=event.event_id,
+            later_coverages=charged.later_coverages,
+            prior=prior,
+            actor=ACTOR,
+            reason=f"replaces {record.claim_id} (payer claim {record.payer_claim_number}): "
+            f"amended by {reason}",
+            original_claim_id=record.claim_id,
+        )
+        uow.claims.transition(
+            record,
+            ClaimEvent.REPLACEMENT_SENT,
+            actor=ACTOR,
+            reason=f"replaced by {claim_id}: amended by {reason}",
+        )
+        return
+    uow.claims.note(
+        record,
+        event="amendment_not_applied",
+        actor=ACTOR,
+        reason=f"{reason} amends a claim that is {state.value}: correct it once the payer "
+        "has it on file",
+    )
 
 
 # -- remittance.received, claim.denied, denial.worked -----------------------------------------

@@ -22,9 +22,10 @@ class Settings(ServiceSettings):
     receiver_id: str = "PAYERSIM"
     # An interchange holds at most this many claims of one claim type and payer...
     submit_batch_size: int = Field(default=100, ge=1, le=5000)
-    # ... and goes once full, or once its oldest claim has waited this long.
-    submit_max_wait_s: float = Field(default=1.0, ge=0.0)
+    # ... and goes once full, or once its oldest claim has waited this long (batching vs
+    # latency).
+    submit_max_wait_s: float = Field(default=0.25, ge=0.0)
     # How often the submitter looks for work when there was none.
-    submit_interval_s: float = 0.5
+    submit_interval_s: float = 0.25
     # Attempts at one interchange whose replies cannot be used before its claims are held.
     submit_max_attempts: int = 5

@@ -51,6 +51,7 @@ from claimflow_claims.domain.model import Claim
 from claimflow_claims.domain.states import ClaimEvent, ClaimState
 from claimflow_claims.settings import Settings
 from claimflow_claims.unit_of_work import ClaimsUnitOfWork, SqlClaimsUnitOfWork
+from claimflow_shared.runtime import faults
 from claimflow_shared.runtime.loops import Backoff, repeat
 from claimflow_shared.runtime.uow import UnitsOfWork
 from claimflow_shared.topics import CLAIM_ACCEPTED, CLAIM_HELD, CLAIM_REJECTED, CLAIM_SUBMITTED
@@ -224,6 +225,7 @@ class ClaimSubmitter:
             receipt = await self.clearinghouse.submit(
                 file_name=file.file_name, content=file.content
             )
+            faults.crash_point("after-clearinghouse-post")
             acknowledgments = _acknowledge(file, receipt)
         except FileRefused as exc:
             await self._refused(file, str(exc))

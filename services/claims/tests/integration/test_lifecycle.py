@@ -211,7 +211,11 @@ async def test_a_released_claim_the_payer_rejects_lands_as_claim_rejected(harnes
     await harness.submit_all()
     record = await harness.claim(record.claim_id)
     assert record.state == "rejected"
-    [rejected] = await harness.published("claim.rejected")
+    scrubber, rejected = await harness.published("claim.rejected")
+    assert (scrubber["payload"]["stage"], scrubber["payload"]["codes"]) == (
+        "scrubber",
+        ["service-date"],
+    )
     assert rejected["payload"]["stage"] == "277CA"
     assert any(code.startswith("A7:187") for code in rejected["payload"]["codes"])
     assert not await harness.published("claim.submitted")

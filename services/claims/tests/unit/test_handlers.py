@@ -83,6 +83,8 @@ async def test_a_claim_failing_an_edit_is_held_with_its_findings(uow):
     [held] = uow.emitted_of("claim.held")
     assert [f.edit for f in held.payload.findings] == ["mue"]
     assert held.causation_id == uow.cause.event_id
+    [rejected] = uow.emitted_of("claim.rejected")
+    assert (rejected.payload.stage, rejected.payload.codes) == ("scrubber", ["mue"])
 
 
 async def test_an_encounter_coded_again_is_left_alone(uow):

@@ -33,4 +33,5 @@ def test_failed_edit_sends_the_encounter_to_the_worklist():
 def test_statement_below_threshold_names_its_position():
     result = code_diagnoses(diagnoses=[dx("I10 stuff"), dx("possible pneumonia")])
     assert result.decision is Decision.QUERY
-    assert any(reason.startswith("diagnoses[1]:") for reason in result.reasons)
+    assert any(issue.field == "diagnoses[1].text" for issue in result.issues)
+    assert {issue.rule for issue in result.issues} >= {"CAC-UNCERTAIN"}

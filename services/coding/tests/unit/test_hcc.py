@@ -18,3 +18,11 @@ def test_codes_outside_the_model_map_to_nothing():
 def test_categories_carry_the_cms_label():
     (category,) = hcc_categories(codes=["E11.9"])
     assert category.label.startswith("Diabetes")
+
+
+def test_only_an_eligible_face_to_face_service_makes_the_diagnoses_count():
+    from claimflow_coding.domain.hcc import risk_adjustment_eligible
+
+    assert risk_adjustment_eligible(procedure_codes=["99213", "36415"])
+    assert risk_adjustment_eligible(procedure_codes=["99396"])
+    assert not risk_adjustment_eligible(procedure_codes=["80048", "90471"])

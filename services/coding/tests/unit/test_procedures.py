@@ -58,7 +58,7 @@ def test_well_formed_but_unknown_code_is_reported():
 def test_malformed_code_fails_the_format_check():
     check = check_procedure(CPT, "9921")
     assert not check.known
-    assert "is not a CPT code" in (check.problem or "")
+    assert "not a CPT code" in (check.problem or "")
 
 
 def test_hcpcs_code_documented_as_cpt_is_a_problem():

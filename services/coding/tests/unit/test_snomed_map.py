@@ -1,5 +1,6 @@
 import warnings
 
+from claimflow_coding.domain.cac import suggest_diagnoses
 from claimflow_coding.domain.cac.snomed import snomed_mapping, snomed_table
 
 with warnings.catch_warnings():
@@ -13,6 +14,9 @@ def test_map_covers_at_least_two_hundred_concepts():
 
 def test_every_row_maps_to_a_valid_billable_code_with_a_reason():
     for row in snomed_table().values():
+        if not row.icd10cm:
+            assert row.rationale.startswith("not coded: "), row
+            continue
         assert icd.is_valid_item(row.icd10cm), row
         assert icd.is_leaf(row.icd10cm), f"{row.snomed} -> {row.icd10cm} is not billable"
         assert row.rationale and row.display, row
@@ -25,3 +29,9 @@ def test_snomed_codes_are_sctid_digits():
 def test_lookup_by_code():
     assert snomed_mapping(" 38341003 ").icd10cm == "I10"
     assert snomed_mapping("0") is None
+
+
+def test_a_finding_that_is_no_condition_is_deliberately_not_coded():
+    suggestion = suggest_diagnoses(system="http://snomed.info/sct", code="160903007")
+    assert suggestion.candidates == () and suggestion.decision.value == "auto"
+    assert "employ" in suggestion.not_coded and "not coded" not in suggestion.not_coded

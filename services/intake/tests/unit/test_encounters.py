@@ -8,11 +8,12 @@ import pytest
 from claimflow_cli.synthetic import encounter
 from claimflow_intake.domain.encounters import (
     AmendedDocument,
-    DocumentConflict,
     NewEncounter,
     RepeatedDocument,
     StoredDocument,
+    changed_fields,
     decide_intake,
+    field_prints,
     fingerprint,
     new_encounter_id,
 )
@@ -44,9 +45,11 @@ def test_changed_content_changes_the_fingerprint():
     assert fingerprint(_documented()) != fingerprint(_documented(place_of_service="22"))
 
 
-def test_a_conflict_names_the_document_and_the_encounter():
-    error = DocumentConflict("ehr", "DOC-1", "E123")
-    assert "ehr/DOC-1" in str(error) and "E123" in str(error)
+def test_field_prints_name_changed_fields_without_keeping_their_values():
+    before, after = field_prints(_documented()), field_prints(_documented(place_of_service="22"))
+    assert changed_fields(before, after) == ["place_of_service"]
+    patient = _documented().patient
+    assert not any(patient.last_name in digest for digest in before.values())
 
 
 def test_a_document_without_1_1_fields_keeps_its_1_0_fingerprint():
@@ -76,6 +79,10 @@ def test_documented_codings_are_content():
     assert fingerprint(coded) != fingerprint(documented)
 
 
+def _stored(encounter_id: str, documented: EncounterDocumented) -> StoredDocument:
+    return StoredDocument(encounter_id, fingerprint(documented), 1, field_prints(documented))
+
+
 def test_a_new_document_is_a_new_encounter():
     decision = decide_intake(encounter=_documented(), stored=None)
     assert isinstance(decision, NewEncounter) and decision.status == "accepted"
@@ -84,20 +91,20 @@ def test_a_new_document_is_a_new_encounter():
 
 
 def test_the_same_document_again_is_a_duplicate_of_the_same_encounter():
-    stored = StoredDocument("E1", fingerprint(_documented()), 1, _documented())
+    stored = _stored("E1", _documented())
     decision = decide_intake(encounter=_documented(), stored=stored)
     assert decision == RepeatedDocument("E1")
 
 
 def test_changed_content_is_an_amendment_naming_what_changed():
-    stored = StoredDocument("E1", fingerprint(_documented()), 1, _documented())
+    stored = _stored("E1", _documented())
     changed = _documented(place_of_service="22")
     decision = decide_intake(encounter=changed, stored=stored)
     assert isinstance(decision, AmendedDocument) and decision.encounter_id == "E1"
     assert decision.event.amendment == Amendment(
         revision=2, supersedes_revision=1, changed=["place_of_service"]
     )
-    again = StoredDocument("E1", decision.fingerprint, decision.revision, decision.event)
+    again = StoredDocument("E1", decision.fingerprint, decision.revision, decision.field_prints)
     third = decide_intake(encounter=_documented(place_of_service="11"), stored=again)
     assert third.event.amendment.revision == 3 and third.event.amendment.supersedes_revision == 2
     assert decide_intake(encounter=decision.event, stored=again) == RepeatedDocument("E1")

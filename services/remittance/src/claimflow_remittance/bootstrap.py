@@ -12,12 +12,14 @@ from claimflow_shared.runtime.consumer import Subscription
 from claimflow_shared.runtime.service import Runtime, Service
 from claimflow_shared.topics import (
     CLAIM_DENIED,
+    CLAIM_REJECTED,
     CLAIM_SUBMITTED,
+    DENIAL_WORKED,
     PATIENT_BALANCE_DUE,
     REMITTANCE_RECEIVED,
 )
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 
 
 def build(settings: Settings | None = None) -> Service:
@@ -29,11 +31,14 @@ def build(settings: Settings | None = None) -> Service:
         runtime,
         uows,
         subscriptions=[
-            Subscription(CLAIM_SUBMITTED, handlers.on_claim_submitted, handlers.lock_and_load),
+            Subscription(CLAIM_SUBMITTED, handlers.on_claim_submitted, handlers.load_submitted),
+            Subscription(CLAIM_REJECTED, handlers.on_claim_rejected, handlers.load_rejected),
         ],
-        publishes=[REMITTANCE_RECEIVED, CLAIM_DENIED, PATIENT_BALANCE_DUE],
-        routers=[http.router(uows)],
+        publishes=[REMITTANCE_RECEIVED, CLAIM_DENIED, PATIENT_BALANCE_DUE, DENIAL_WORKED],
+        routers=[http.router(uows, settings)],
+        # 835 uploads may be larger than the kit's default request body limit.
+        body_limits={"/v1/remittances": settings.max_upload_bytes},
         background=[EraDownload(uows=uows, source=era_source, settings=settings)],
         closers=[era_source.close],
-        description="Downloads and posts 835 remittances; categorises denials.",
+        description="Downloads and posts 835 remittances; works denials, patient balances, KPIs.",
     )

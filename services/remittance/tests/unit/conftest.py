@@ -69,3 +69,156 @@ def era() -> Callable[..., str]:
         return "~\n".join(segments) + "~\n"
 
     return build
+
+
+# -- the remittance unit of work in memory, for handler and command tests -------------------
+
+from claimflow_remittance.adapters.repository import (  # noqa: E402
+    WAITING,
+    DenialRepository,
+    KpiRepository,
+    LedgerRepository,
+    PatientRepository,
+)
+from claimflow_remittance.adapters.tables import (  # noqa: E402
+    ExpectedClaim,
+    RemittanceFile,
+    RemittancePayment,
+    UnmatchedPayment,
+)
+from claimflow_remittance.domain.import_identity import PaymentKey  # noqa: E402
+from claimflow_remittance.domain.kpis import ClaimFact  # noqa: E402
+from claimflow_remittance.domain.matching import MIN_TRUNCATED_CLAIM_ID, claim_key  # noqa: E402
+from claimflow_remittance.unit_of_work import RemittanceUnitOfWork  # noqa: E402
+from claimflow_shared.runtime.uow import FakeUnitOfWork  # noqa: E402
+
+
+class FakeLedgerRepository(LedgerRepository):
+    """The ledger's reads over what earlier units of work staged (one fake is reused)."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        super().__init__(uow)
+        self.claims: dict[tuple[str, str], ExpectedClaim] = {}
+        self.payees: set[tuple[str, str]] = set()
+        self.waiting: list[UnmatchedPayment] = []
+
+    async def expected(self, tenant_id, claim_id):
+        return self.claims.get((tenant_id, claim_id))
+
+    def expect(self, claim):
+        self.claims[(claim.tenant_id, claim.claim_id)] = claim
+        self._staged_expected.append(claim)
+
+    async def find_claims(self, claim_ids):
+        found = []
+        for wanted in claim_ids:
+            key = claim_key(wanted)
+            for claim in self.claims.values():
+                if (
+                    claim.claim_id == wanted
+                    or claim.claim_key == key
+                    or (len(key) >= MIN_TRUNCATED_CLAIM_ID and claim.claim_key.startswith(key))
+                ):
+                    found.append(claim)
+        return list({id(c): c for c in found}.values())
+
+    async def original_claims(self, keys):
+        wanted = set(keys)
+        return {
+            (c.tenant_id, c.encounter_id): c.original_claim_id
+            for c in self.claims.values()
+            if (c.tenant_id, c.encounter_id) in wanted
+        }
+
+    async def payee_tenants(self, npis):
+        found: dict[str, set[str]] = {}
+        for npi, tenant in self.payees:
+            if npi in npis:
+                found.setdefault(npi, set()).add(tenant)
+        return found
+
+    async def register_payees(self, pairs):
+        self.payees |= set(pairs)
+
+    async def known_imports(self, sha256, keys):
+        known = {}
+        for f in self.uow.staged(RemittanceFile):
+            if f["content_sha256"] == sha256 and f["status"] != "quarantined":
+                known.setdefault(sha256, f["file_id"])
+        wanted = set(keys)
+        for p in self.uow.staged(RemittancePayment):
+            key = PaymentKey(p["payer"], p["trace_number"])
+            if key in wanted:
+                known[key] = p["file_id"]
+        return known
+
+    def add_unmatched(self, payment):
+        payment.id = len(self.waiting) + 1
+        self.waiting.append(payment)
+
+    async def parked_for(self, claim_keys):
+        keys = set(claim_keys)
+        return [
+            p
+            for p in self.waiting
+            if p.claim_key in keys and p.status == "open" and p.kind == WAITING
+        ]
+
+    async def waiting_keys(self, *, limit):
+        waiting = (p for p in self.waiting if p.status == "open" and p.kind == WAITING)
+        return sorted({p.claim_key for p in waiting})
+
+
+class FakeDenialRepository(DenialRepository):
+    pass
+
+
+class FakePatientRepository(PatientRepository):
+    pass
+
+
+class FakeKpiRepository(KpiRepository):
+    async def facts(self, tenant_id, *, until):
+        return [
+            ClaimFact(
+                kind=f["kind"],
+                tenant_id=f["tenant_id"],
+                claim_id=f["claim_id"],
+                on=f["on_date"],
+                payer_id=f["payer_id"],
+                amount=f["amount"],
+                paid=f["paid"],
+                contractual=f["contractual"],
+                denied=f["denied"],
+                status=f["status"],
+                category=f["category"],
+            )
+            for f in self.uow.staged(self._table())
+            if f["tenant_id"] == tenant_id and f["on_date"] <= until
+        ]
+
+    @staticmethod
+    def _table():
+        from claimflow_remittance.adapters.tables import KpiFactRow
+
+        return KpiFactRow
+
+
+class FakeRemittanceUnitOfWork(FakeUnitOfWork, RemittanceUnitOfWork):
+    """One fake reused across "transactions": what each staged stays visible to the next,
+    as if committed."""
+
+    def __init__(self) -> None:
+        super().__init__(producer="claimflow-remittance/test")
+        self.ledger = FakeLedgerRepository(self)
+        self.denials = FakeDenialRepository(self)
+        self.patients = FakePatientRepository(self)
+        self.kpis = FakeKpiRepository(self)
+
+    def events(self, event_type: str) -> list:
+        return [e for e in self.emitted if e.event_type == event_type]
+
+
+@pytest.fixture
+def uow() -> FakeRemittanceUnitOfWork:
+    return FakeRemittanceUnitOfWork()

@@ -22,6 +22,7 @@ from claimflow_shared.events.models import (
     CoveragePriority,
     DenialAction,
     DenialWorked,
+    DiagnosisCandidates,
     DocumentedCodeSystem,
     DocumentedCoding,
     DocumentedDiagnosis,
@@ -41,9 +42,11 @@ from claimflow_shared.events.models import (
     RemittanceAdjustment,
     RemittanceReceived,
     RenderingProvider,
+    RiskAdjustmentCategory,
     Sex,
     SourceDocument,
     SubscriberRelationship,
+    SuggestedCode,
 )
 
 __all__ = [
@@ -67,6 +70,7 @@ __all__ = [
     "CoveragePriority",
     "DenialAction",
     "DenialWorked",
+    "DiagnosisCandidates",
     "DocumentedCodeSystem",
     "DocumentedCoding",
     "DocumentedDiagnosis",
@@ -87,9 +91,11 @@ __all__ = [
     "RemittanceAdjustment",
     "RemittanceReceived",
     "RenderingProvider",
+    "RiskAdjustmentCategory",
     "SchemaVersion",
     "Sex",
     "SourceDocument",
     "SubscriberRelationship",
+    "SuggestedCode",
     "new_event",
 ]

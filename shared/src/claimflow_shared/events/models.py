@@ -5,6 +5,7 @@ Minor versions only add optional fields; a breaking change is a new major topic.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -25,9 +26,33 @@ from claimflow_shared.codes import (
     procedure_code,
 )
 
+# NUL and the other C0 controls (tab, line feed and carriage return aside), DEL, and UTF-16
+# surrogates, which no UTF-8 text can hold: never valid in any text of any event. They break
+# X12 files, logs and databases downstream, so they are refused at the edge.
+_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _refuse_control_characters(value: object, path: tuple[str | int, ...] = ()) -> None:
+    if isinstance(value, str):
+        if _FORBIDDEN_CHARACTERS.search(value):
+            where = ".".join(str(p) for p in path) or "value"
+            raise ValueError(f"{where}: control characters are not allowed in text")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_control_characters(item, (*path, key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _refuse_control_characters(item, (*path, index))
+
 
 class Contract(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_control_characters(cls, data: object) -> object:
+        _refuse_control_characters(data)
+        return data
 
 
 class Sex(StrEnum):
@@ -243,6 +268,22 @@ class CodedDiagnosis(Contract):
     description: str | None = None
     decision: CodeDecision
     decided_by: str
+    method: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Since encounter.coded 1.2: how the code was found. `given` (documented "
+        "as ICD-10-CM), `snomed-map` (the curated SNOMED CT map), `cac` (computer-assisted "
+        "from the documented text), `use-additional-code` (a 'use additional code' note of "
+        "the code before it), `service` (implied by the service, e.g. Z00.00 for a preventive "
+        "visit, Z23 for a vaccine), `coder` (entered by a coder); more may be added",
+    )
+    confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Since 1.2: the coder's confidence in this code (1 for given codes); an "
+        "automatically decided code met the tenant's threshold",
+    )
 
 
 class CodedServiceLine(Contract):
@@ -255,6 +296,14 @@ class CodedServiceLine(Contract):
     diagnosis_pointers: list[int] = Field(min_length=1, max_length=4)
     decision: CodeDecision
     decided_by: str
+    method: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Since encounter.coded 1.2: how the line was found. `given` (documented "
+        "as CPT/HCPCS), `service-map` (a SNOMED CT or CVX concept through the curated map), "
+        "`preventive` (preventive visit by age band), `em-level` (E/M level from time or "
+        "MDM), `vaccine-administration`, `coder`; more may be added",
+    )
 
     @model_validator(mode="after")
     def _code_matches_system(self) -> CodedServiceLine:
@@ -273,12 +322,46 @@ class EncounterCoded(EncounterDocumented):
     service_lines: list[CodedServiceLine] = Field(min_length=1, max_length=50)
     code_sets: CodeSetVersions
     coded_by: str
+    revision: int | None = Field(
+        default=None,
+        ge=1,
+        description="Since 1.2: the revision of the documented encounter these codes are for "
+        "(1 the original; a later one after an amendment); a consumer keeps the newest",
+    )
+    auto_code_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Since 1.2: the tenant's confidence threshold the codes were decided under",
+    )
+    hcc_categories: list[RiskAdjustmentCategory] = Field(
+        default_factory=list,
+        description="Since 1.2: CMS-HCC payment categories the final codes map to (after the "
+        "model's hierarchies); empty when none",
+    )
+    risk_adjustment_eligible: bool | None = Field(
+        default=None,
+        description="Since 1.2: a service line is on CMS's list of risk-adjustment eligible "
+        "CPT/HCPCS codes, so the diagnoses count toward the HCCs",
+    )
+    notes: list[QueryReason] = Field(
+        default_factory=list,
+        description="Since 1.2: what a coder may want to know that did not stop the coding "
+        "(edit warnings, resequencing by the code-first convention)",
+    )
 
 
 class QueryReason(Contract):
     field: str
     code: str | None = None
     problem: str
+    rule: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Since coding.query-raised 1.1: the rule or edit that raised it, e.g. "
+        "ICD-EXCLUDES1, ICD-SEX, ICD-AGE-ADULT, ICD-7TH-CHARACTER, ICD-MANIFESTATION-FIRST, "
+        "CAC-LOW-CONFIDENCE, EM-LEVEL",
+    )
 
 
 class CodingQueryRaised(Contract):
@@ -286,6 +369,34 @@ class CodingQueryRaised(Contract):
 
     source: SourceDocument
     reasons: list[QueryReason] = Field(min_length=1)
+    revision: int | None = Field(
+        default=None, ge=1, description="Since 1.1: the documented revision that was coded"
+    )
+    auto_code_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Since 1.1: the tenant's threshold a suggestion had to meet",
+    )
+    suggested_diagnoses: list[CodedDiagnosis] = Field(
+        default_factory=list,
+        max_length=12,
+        description="Since 1.1: the final diagnoses the coder proposes, in order, for a human "
+        "to accept or correct",
+    )
+    suggested_lines: list[CodedServiceLine] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Since 1.1: the service lines proposed, pointing into suggested_diagnoses",
+    )
+    candidates: list[DiagnosisCandidates] = Field(
+        default_factory=list,
+        max_length=12,
+        description="Since 1.1: per documented diagnosis, the ranked ICD-10-CM candidates",
+    )
+    hcc_categories: list[RiskAdjustmentCategory] = Field(
+        default_factory=list, description="Since 1.1: CMS-HCC categories of the suggestion"
+    )
 
 
 class ClaimLine(Contract):
@@ -351,9 +462,9 @@ class ClaimSubmitted(Contract):
 
 
 class ClaimRejected(Contract):
-    """The clearinghouse (999) or the payer front end (277CA) rejected the claim. (Since the
-    claims service publishes `claim.held` for claims its scrubber stops, stage `scrubber` is
-    only seen from producers of 1.0.)"""
+    """The clearinghouse (999) or the payer front end (277CA) rejected the claim, or the
+    scrubber held it before it left (stage `scrubber`; `claim.held` says the same with each
+    finding's edit code, field and fix hint)."""
 
     claim_id: ClaimId
     stage: Literal["999", "277CA", "scrubber"]
@@ -361,7 +472,7 @@ class ClaimRejected(Contract):
     codes: list[str] = Field(
         default_factory=list,
         description="Since 1.1: the codes behind the reasons: 277CA STC composites "
-        "(e.g. A7:464) or 999 IK5/IK3 error codes",
+        "(e.g. A7:464), 999 IK5/IK3 error codes, or the scrubber's edit codes",
     )
     frequency_code: Literal["1", "7", "8"] | None = Field(default=None, description="Since 1.1")
     payer_id: str | None = Field(default=None, max_length=80, description="Since 1.1")
@@ -378,6 +489,10 @@ class RemittanceAdjustment(Contract):
 
 
 class LineAdjustment(Contract):
+    """One SVC of the 835. `line_number` is its place in the remittance; the claim's own
+    line numbers it pays are `submitted_line_numbers` (payers split, bundle and reorder
+    lines, so the two need not agree)."""
+
     line_number: int | None = None
     code: str
     modifiers: list[str] = Field(default_factory=list)
@@ -387,6 +502,14 @@ class LineAdjustment(Contract):
     units: int | None = None
     adjustments: list[RemittanceAdjustment] = Field(default_factory=list)
     rarcs: list[Rarc] = Field(default_factory=list)
+    submitted_line_numbers: list[int] = Field(
+        default_factory=list,
+        description="Since 1.1: the claim.submitted line(s) this SVC pays; [] when unmatched",
+    )
+    control_number: str | None = Field(
+        default=None, max_length=50, description="Since 1.1: REF*6R, the line control number"
+    )
+    service_date: date | None = Field(default=None, description="Since 1.1: DTM*472/150")
 
 
 class PaymentInfo(Contract):
@@ -395,6 +518,7 @@ class PaymentInfo(Contract):
     payment_date: date | None
     payer_id: str | None = None
     payer_name: str | None = None
+    payee_npi: str | None = Field(default=None, description="Since 1.1: N1*PE NPI (XX)")
 
 
 class RemittanceReceived(Contract):
@@ -413,9 +537,25 @@ class RemittanceReceived(Contract):
     rarcs: list[Rarc] = Field(default_factory=list)
     payment: PaymentInfo
     remittance_file_id: str
+    original_payer_claim_number: str | None = Field(
+        default=None,
+        max_length=50,
+        description="Since 1.1: REF*F8, the payer claim number this payment corrects",
+    )
+    claim_filing_indicator: str | None = Field(
+        default=None, max_length=2, description="Since 1.1: CLP06 (MB Medicare B, 12 PPO, ...)"
+    )
+    crossover: CrossoverInfo | None = Field(
+        default=None,
+        description="Since 1.1: the payer forwarded the claim, or a secondary claim is due",
+    )
 
 
 class ClaimDenied(Contract):
+    """The payer refused some or all of a claim. `partial` (1.1) tells a line denial on a
+    claim otherwise paid (the claim also has a `remittance.received` with status
+    partially-paid) from a denial of the whole claim."""
+
     claim_id: ClaimId
     payer_claim_number: str | None = None
     adjustments: list[RemittanceAdjustment] = Field(min_length=1)
@@ -424,6 +564,20 @@ class ClaimDenied(Contract):
     category: str = Field(examples=["eligibility", "timely-filing", "medical-necessity"])
     recommended_action: str
     appealable: bool = True
+    partial: bool = Field(default=False, description="Since 1.1: some lines were paid")
+    action: str | None = Field(
+        default=None,
+        description="Since 1.1: correct-and-resubmit, appeal, write-off, bill-patient, "
+        "bill-other-payer or review",
+    )
+    subcategory: str | None = Field(default=None, description="Since 1.1")
+    denied_lines: list[int] = Field(
+        default_factory=list, description="Since 1.1: claim.submitted line numbers denied"
+    )
+    appeal_deadline: date | None = Field(
+        default=None, description="Since 1.1: last day for a first-level appeal"
+    )
+    payer_id: str | None = Field(default=None, description="Since 1.1")
 
 
 class PatientBalanceDue(Contract):
@@ -431,6 +585,10 @@ class PatientBalanceDue(Contract):
     patient: Patient
     amount: Money
     reasons: list[RemittanceAdjustment] = Field(default_factory=list)
+    service_date: date | None = Field(default=None, description="Since 1.1: first date of service")
+    total_charge: Money | None = Field(default=None, description="Since 1.1")
+    insurance_paid: Money | None = Field(default=None, description="Since 1.1")
+    payer_claim_number: str | None = Field(default=None, max_length=50, description="Since 1.1")
 
 
 class DenialAction(StrEnum):
@@ -463,6 +621,48 @@ class DenialWorked(Contract):
     worked_by: str = Field(min_length=1, max_length=128, description="The authenticated principal")
     corrections: list[LineCorrection] = Field(default_factory=list, max_length=50)
     amount: Money | None = Field(default=None, description="Written off or billed, if any")
+
+
+class RiskAdjustmentCategory(Contract):
+    """A CMS-HCC payment category the final codes support (risk adjustment)."""
+
+    hcc: str = Field(max_length=16, examples=["HCC38"])
+    label: str = Field(default="", max_length=200)
+    model: str = Field(max_length=64, examples=["CMS-HCC Model V28 (2026)"])
+    codes: list[Icd10CmCode] = Field(default_factory=list, description="Final codes mapping to it")
+
+
+class SuggestedCode(Contract):
+    """One ranked ICD-10-CM candidate for a documented diagnosis."""
+
+    code: Icd10CmCode
+    description: str | None = None
+    confidence: float = Field(ge=0, le=1)
+    method: str | None = Field(default=None, max_length=32)
+    evidence: list[str] = Field(
+        default_factory=list, max_length=3, description="Which term matched (code-set wording)"
+    )
+
+
+class DiagnosisCandidates(Contract):
+    """The candidates for one documented diagnosis (`field` names it, as `diagnoses[2]`)."""
+
+    field: str
+    candidates: list[SuggestedCode] = Field(default_factory=list, max_length=10)
+
+
+class CrossoverInfo(Contract):
+    """Why another payer comes next (remittance.received 1.1): the payer sent the claim on
+    itself (CLP02 19-21, NM1*TT, remark MA18/MA07/N89: await the crossover, do not bill it
+    again) or the claim names a secondary payer and the primary left a balance."""
+
+    action: Literal["await-crossover", "submit-secondary"]
+    reason: str = Field(max_length=200)
+    carrier_name: str | None = Field(default=None, max_length=60, description="NM1*TT name")
+    carrier_id: str | None = Field(default=None, max_length=80, description="NM1*TT id")
+
+
+RemittanceReceived.model_rebuild()
 
 
 ClaimStateName = Annotated[

@@ -96,11 +96,13 @@ async def ensure_topics(settings: ServiceSettings) -> None:
     try:
         existing = set(await admin.list_topics())
         wanted = [name for t in TOPICS.values() for name in (t.name, t.dlq)]
+        replicas = settings.kafka_replication_factor
         missing = [
             NewTopic(
                 name,
                 num_partitions=1 if name.endswith(".dlq") else settings.kafka_partitions,
-                replication_factor=settings.kafka_replication_factor,
+                replication_factor=replicas,
+                topic_configs={"min.insync.replicas": str(min(2, replicas))},
             )
             for name in wanted
             if name not in existing

@@ -12,20 +12,31 @@ import contextlib
 import json
 import logging
 import time
-import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    MessageSizeTooLargeError,
+)
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from claimflow_shared.events.envelope import EventEnvelope
 from claimflow_shared.runtime import faults, metrics
 from claimflow_shared.runtime.broker import connection_kwargs
-from claimflow_shared.runtime.db import Database, describe_error, is_transient
+from claimflow_shared.runtime.db import (
+    Database,
+    SafeError,
+    describe_error,
+    is_outage,
+    is_retryable,
+    safe_error_text,
+)
 from claimflow_shared.runtime.loops import Backoff
 from claimflow_shared.runtime.settings import ServiceSettings
 from claimflow_shared.runtime.tables import InboxMessage, utcnow
@@ -52,7 +63,7 @@ class Subscription:
     prefetch: Prefetch | None = None
 
 
-class UndecodableEvent(ValueError):
+class UndecodableEvent(SafeError, ValueError):
     """The message can never be handled as it is: bad JSON, schema, type or major version."""
 
 
@@ -78,12 +89,12 @@ def _decode(topic: Topic, value: bytes | None) -> EventEnvelope:
         raise UndecodableEvent("event is not a JSON object")
     if head.get("event_type") != topic.event_type:
         raise UndecodableEvent(
-            f"event_type {head.get('event_type')!r} does not belong on topic {topic.name}"
+            f"event_type {str(head.get('event_type'))[:60]!r} does not belong on topic {topic.name}"
         )
     version = str(head.get("schema_version", ""))
     if version.split(".")[0] != str(topic.major):
         raise UndecodableEvent(
-            f"schema_version {version!r} is not major version {topic.major} of {topic.name}"
+            f"schema_version {version[:20]!r} is not major version {topic.major} of {topic.name}"
         )
     try:
         return EventEnvelope[topic.payload].model_validate(head)
@@ -193,21 +204,28 @@ class BatchConsumer:
         for start in range(0, len(records), step):
             chunk = records[start : start + step]
             decoded: list[Decoded] = []
+            undecodable = []
             for record in chunk:
                 try:
                     decoded.append((record, decode_event(subscription.topic, record.value)))
                 except UndecodableEvent as exc:
-                    await self.dead_letter(record, exc)
-                    self._count(subscription.topic.event_type, "dead-lettered")
+                    undecodable.append((record, exc))
+            if undecodable:
+                await self.dead_letter_all(undecodable)
+                self._count(subscription.topic.event_type, "dead-lettered", len(undecodable))
             if decoded:
                 await self._apply(subscription, decoded)
             self._done[tp] = chunk[-1].offset + 1
 
     async def _apply(self, subscription: Subscription, decoded: list[Decoded]) -> None:
-        """Apply records in one transaction; outages are waited out, anything else is
-        isolated by applying the records one at a time."""
+        """Apply records in one transaction. An outage is waited out however long it lasts;
+        a deadlock or a timeout is tried again a few times; anything else (or what still
+        fails after those tries) is isolated by applying the records one at a time, and a
+        record that fails alone is dead-lettered."""
         event_type = subscription.topic.event_type
-        backoff = Backoff(self.settings.retry_initial_backoff_s, self.settings.retry_max_backoff_s)
+        s = self.settings
+        backoff = Backoff(s.retry_initial_backoff_s, s.retry_max_backoff_s)
+        attempts = 0
         while True:
             started = time.perf_counter()
             try:
@@ -215,10 +233,12 @@ class BatchConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if is_transient(exc) or not await self.db.ping():
+                attempts += 1
+                outage = is_outage(exc) or not await self.db.ping()
+                if outage or (is_retryable(exc) and attempts < s.retry_max_attempts):
                     metrics.TRANSIENT_RETRIES.labels(self.service, event_type).inc()
                     log.warning(
-                        "transient failure, retrying the batch",
+                        "database away, waiting" if outage else "retrying the batch",
                         extra={"error": describe_error(exc), "backoff_s": backoff.current_s},
                     )
                     await backoff.wait()
@@ -329,13 +349,53 @@ class BatchConsumer:
             self._done.pop(tp, None)
 
     async def dead_letter(self, record: ConsumerRecord, error: BaseException) -> None:
-        """Publish the original bytes to `<topic>.dlq` with the error and coordinates; retried
-        until the broker takes it, because committing past an unsaved dead letter loses it."""
+        await self.dead_letter_all([(record, error)])
+
+    async def dead_letter_all(self, letters: list[tuple[ConsumerRecord, BaseException]]) -> None:
+        """Publish the original bytes to `<topic>.dlq` with the error (its kind and, for our own
+        errors, the field and reason; never a value) and the coordinates. Retried until the
+        broker takes them, because committing past an unsaved dead letter loses it; one too
+        large for the broker goes truncated, pointing at the original by its coordinates."""
         assert self.producer is not None
-        headers = list(record.headers or [])
-        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        pending = list(letters)
+        backoff = Backoff(self.settings.retry_initial_backoff_s, self.settings.retry_max_backoff_s)
+        while pending:
+            sent = await asyncio.gather(
+                *(self._send_letter(record, error) for record, error in pending),
+                return_exceptions=True,
+            )
+            failed = [
+                letter
+                for letter, outcome in zip(pending, sent, strict=True)
+                if isinstance(outcome, BaseException)
+            ]
+            for outcome in sent:
+                if isinstance(outcome, asyncio.CancelledError):
+                    raise outcome
+            if failed:
+                log.warning(
+                    "dead letters not yet published",
+                    extra={"count": len(failed), "backoff_s": backoff.current_s},
+                )
+                await backoff.wait()
+            pending = failed
+        for record, error in letters:
+            log.error(
+                "dead-lettered",
+                extra={
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "error": type(error).__name__,
+                },
+            )
+
+    async def _send_letter(self, record: ConsumerRecord, error: BaseException) -> None:
+        assert self.producer is not None
+        topic = self.subscriptions[record.topic].topic.dlq
+        headers = [(k, v or b"") for k, v in record.headers or [] if not k.startswith("dlq.")]
         headers += [
-            ("dlq.error", detail[:4000].encode()),
+            ("dlq.error", safe_error_text(error).encode()),
             ("dlq.error_type", type(error).__name__.encode()),
             ("dlq.original_topic", record.topic.encode()),
             ("dlq.original_partition", str(record.partition).encode()),
@@ -344,19 +404,18 @@ class BatchConsumer:
             ("dlq.consumer_group", self.group.encode()),
             ("dlq.service", self.service.encode()),
         ]
-        backoff = Backoff(self.settings.retry_initial_backoff_s, self.settings.retry_max_backoff_s)
-        topic = self.subscriptions[record.topic].topic.dlq
-        while True:
-            try:
-                await self.producer.send_and_wait(
-                    topic, value=record.value, key=record.key, headers=headers
-                )
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("dead letter not yet published", extra={"error": type(exc).__name__})
-                await backoff.wait()
+        try:
+            await self.producer.send_and_wait(
+                topic, value=record.value, key=record.key, headers=headers
+            )
+        except MessageSizeTooLargeError:
+            # The original stays on its topic (until retention): the letter points at it.
+            await self.producer.send_and_wait(
+                topic,
+                value=(record.value or b"")[: self.settings.dlq_truncate_bytes],
+                key=(record.key or b"")[:1024],
+                headers=[*headers[-8:], ("dlq.truncated", b"true")],
+            )
 
     def _count(self, event_type: str, outcome: str, n: int = 1) -> None:
         if n:

@@ -22,7 +22,7 @@ def make_engine(url: str) -> AsyncEngine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -35,7 +35,11 @@ def make_engine(url: str) -> AsyncEngine:
         return engine
     # No pre-ping: a round trip per transaction for nothing, since a dropped connection fails
     # the transaction, which is retried as transient and the pool replaces the connection.
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
+    # hide_parameters: error messages never carry bound values (patient data) into logs or
+    # dead-letter headers.
+    return create_async_engine(
+        url, pool_size=10, max_overflow=10, pool_recycle=1800, hide_parameters=True
+    )
 
 
 def lock_key(name: str) -> int:
@@ -58,7 +62,9 @@ class Database:
         async with self.engine.begin() as conn:
             if self.is_postgres:
                 # Several replicas may start at once; serialise DDL on an advisory lock.
-                await conn.execute(text("SELECT pg_advisory_xact_lock(424242)"))
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("create-tables")}
+                )
             await conn.run_sync(SQLModel.metadata.create_all)
 
     @asynccontextmanager
@@ -125,10 +131,12 @@ class Database:
         await self.engine.dispose()
 
 
-# SQLSTATE classes worth retrying: connection exception, transaction rollback (serialization,
-# deadlock), insufficient resources, operator intervention (shutdown), system error.
-_TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
-_TRANSIENT_DRIVER_ERRORS = (
+# SQLSTATE classes of a database that is away: connection exception, insufficient resources,
+# operator intervention (shutdown), system error.
+_OUTAGE_SQLSTATE_CLASSES = ("08", "53", "57", "58")
+# Transaction rollback: serialization failure, deadlock. The database is up; try again.
+_RETRY_SQLSTATE_CLASSES = ("40",)
+_OUTAGE_DRIVER_ERRORS = (
     "ConnectionDoesNotExistError",
     "ConnectionFailureError",
     "InterfaceError",
@@ -138,24 +146,50 @@ _TRANSIENT_DRIVER_ERRORS = (
 )
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Errors worth retrying without skipping the message: the database or network is away."""
+def _sqlstate(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database (or the network to it) is away: wait for it, never skip the message."""
     if isinstance(exc, OperationalError | InterfaceError):
-        return True
+        return _sqlstate(exc)[:2] not in _RETRY_SQLSTATE_CLASSES
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
-        orig = exc.orig
-        sqlstate = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
-        if sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES:
+        if _sqlstate(exc)[:2] in _OUTAGE_SQLSTATE_CLASSES:
             return True
+        orig = exc.orig
         chain = [orig, getattr(orig, "__cause__", None), getattr(orig, "__context__", None)]
-        if any(type(e).__name__ in _TRANSIENT_DRIVER_ERRORS for e in chain if e is not None):
+        if any(type(e).__name__ in _OUTAGE_DRIVER_ERRORS for e in chain if e is not None):
             return True
         if any(isinstance(e, OSError | ConnectionError) for e in chain if e is not None):
             return True
         return "connection" in str(orig).lower() and "closed" in str(orig).lower()
-    return isinstance(exc, ConnectionError | TimeoutError | asyncio.TimeoutError | OSError)
+    return False
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Worth a few more attempts although nothing is down: a deadlock or serialization
+    failure, a timeout or an OS error from handler code. Bounded by the caller."""
+    if isinstance(exc, DBAPIError):
+        return _sqlstate(exc)[:2] in _RETRY_SQLSTATE_CLASSES
+    return isinstance(exc, OSError | TimeoutError | asyncio.TimeoutError)
+
+
+class SafeError(Exception):
+    """An error of our own whose message names fields and reasons, never values: it may go
+    into logs and dead-letter headers as it is."""
+
+
+def safe_error_text(exc: BaseException, limit: int = 2000) -> str:
+    """What may be said of an error outside the service: our own safe errors in full; for
+    anything else its kind (and the database's SQLSTATE), since its message may hold data."""
+    if isinstance(exc, SafeError):
+        return f"{type(exc).__name__}: {exc}"[:limit]
+    sqlstate = _sqlstate(exc)
+    return describe_error(exc) + (f" SQLSTATE {sqlstate}" if sqlstate else "")
 
 
 def describe_error(exc: BaseException) -> str:

@@ -12,6 +12,8 @@ import os
 import sys
 from collections import Counter
 
+from claimflow_shared.runtime.db import SafeError
+
 _SPEC = os.environ.get("CLAIMFLOW_FAULTS", "")
 FAULTS: dict[str, str] = dict(
     item.split("=", 1) for item in filter(None, _SPEC.split(";")) if "=" in item
@@ -19,7 +21,7 @@ FAULTS: dict[str, str] = dict(
 _reached: Counter[str] = Counter()
 
 
-class InjectedFault(RuntimeError):
+class InjectedFault(SafeError, RuntimeError):
     """A failure a test asked for."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from datetime import UTC, datetime
 
 SAFE_FIELDS = (
@@ -23,6 +24,8 @@ SAFE_FIELDS = (
     "outcome",
     "file_id",
     "status",
+    "error_id",
+    "path",
 )
 
 
@@ -42,6 +45,15 @@ class JsonFormatter(logging.Formatter):
         for name in SAFE_FIELDS:
             if name in record.__dict__:
                 entry[name] = record.__dict__[name]
+        if record.exc_info and record.exc_info[1] is not None:
+            # Where it failed, frame by frame; the exception's message may hold data: only
+            # its kind is written.
+            error = record.exc_info[1]
+            entry["exception"] = type(error).__name__
+            entry["stack"] = [
+                f"{frame.filename}:{frame.lineno} in {frame.name}"
+                for frame in traceback.extract_tb(error.__traceback__)
+            ][-30:]
         return json.dumps(entry, default=str)
 
 

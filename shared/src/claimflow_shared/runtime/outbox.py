@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import delete, func, select, update
 
-from claimflow_shared.runtime import metrics
+from claimflow_shared.runtime import faults, metrics
 from claimflow_shared.runtime.db import Database
 from claimflow_shared.runtime.loops import Backoff, repeat
 from claimflow_shared.runtime.tables import OutboxMessage
@@ -108,6 +108,7 @@ class OutboxRelay:
                 for row in rows
             ]
             await asyncio.gather(*futures)
+            faults.crash_point("after-relay-send")
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_([row.id for row in rows]))

@@ -10,24 +10,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Annotated, Protocol, TypeVar
 
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Query, Response
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from claimflow_shared.events.envelope import EventEnvelope
-from claimflow_shared.runtime import metrics
+from claimflow_shared.runtime import deadletters, metrics
 from claimflow_shared.runtime.broker import ensure_topics, make_producer
 from claimflow_shared.runtime.consumer import BatchConsumer, Subscription
 from claimflow_shared.runtime.db import Database
+from claimflow_shared.runtime.http import BodyLimit, install_error_handlers
 from claimflow_shared.runtime.logs import configure_logging
 from claimflow_shared.runtime.outbox import OutboxRelay
 from claimflow_shared.runtime.settings import ServiceSettings
@@ -37,6 +39,17 @@ from claimflow_shared.runtime.uow import SqlUnitOfWork, UnitsOfWork
 from claimflow_shared.topics import Topic
 
 log = logging.getLogger("claimflow.service")
+
+
+class ReplayRequest(BaseModel):
+    """Which dead letters to replay: all of this service's, those of one DLQ topic, or
+    given offsets of it; `again` replays letters that were replayed before."""
+
+    dlq_topic: str | None = None
+    offsets: list[int] | None = Field(default=None, max_length=10_000)
+    again: bool = False
+    limit: int = Field(default=1000, ge=1, le=10_000)
+
 
 U = TypeVar("U", bound=SqlUnitOfWork)
 
@@ -53,6 +66,7 @@ class Runtime:
     """What one service process runs on: its database, the outbox relay, units of work."""
 
     def __init__(self, settings: ServiceSettings, *, version: str) -> None:
+        settings.check_database()
         self.settings = settings
         self.version = version
         self.name = settings.service_name
@@ -80,6 +94,8 @@ class Service:
     background: Sequence[BackgroundTask] = ()
     closers: Sequence[Callable[[], Awaitable[None]]] = ()
     description: str = ""
+    # Larger request-body limits for routes that take files, by path prefix.
+    body_limits: Mapping[str, int] = field(default_factory=dict)
     _tasks: list[asyncio.Task] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
@@ -221,6 +237,10 @@ class Service:
         if access.dev and not access.keys():
             log.warning("insecure development mode: X-Tenant-ID is trusted, no API keys")
         app.state.access = access
+        install_error_handlers(app)
+        app.add_middleware(
+            BodyLimit, max_bytes=self.settings.max_request_bytes, overrides=dict(self.body_limits)
+        )
         app.include_router(self._ops_router())
         for router in self.routers:
             app.include_router(router)
@@ -251,6 +271,44 @@ class Service:
                 "consumer_lag": self.consumer.lag(),
                 "outbox_backlog": await self.relay.backlog(),
             }
+
+        @router.get("/v1/ops/dlq", tags=["ops"])
+        async def dead_letters(
+            _: OperatorDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
+        ) -> dict:
+            """This service's dead letters (its consumer group's), oldest first."""
+            letters = await self._letters(limit)
+            done = await deadletters.replayed_marks(self.db, letters) if letters else set()
+            return {
+                "service": self.name,
+                "letters": [
+                    letter.summary(
+                        replayed=(letter.dlq_topic, letter.partition, letter.offset) in done
+                    )
+                    for letter in letters
+                ],
+            }
+
+        @router.post("/v1/ops/dlq/replay", tags=["ops"])
+        async def replay_dead_letters(request: ReplayRequest, principal: OperatorDep) -> dict:
+            """Put dead letters back on their topics, once each; audited with the operator."""
+            letters = [
+                letter
+                for letter in await self._letters(10_000)
+                if (request.dlq_topic is None or letter.dlq_topic == request.dlq_topic)
+                and (request.offsets is None or letter.offset in request.offsets)
+            ]
+            assert self.producer is not None
+            replayed, skipped = await deadletters.replay(
+                db=self.db,
+                producer=self.producer,
+                letters=letters,
+                by=str(principal),
+                again=request.again,
+                limit=request.limit,
+            )
+            log.warning("dead letters replayed", extra={"count": replayed, "service": self.name})
+            return {"service": self.name, "replayed": replayed, "skipped": skipped}
 
         @router.get("/v1/ops/asyncapi", tags=["ops"])
         async def asyncapi() -> dict:
@@ -290,6 +348,14 @@ class Service:
             }
 
         return router
+
+    async def _letters(self, limit: int) -> list[deadletters.Letter]:
+        topics = [topic.dlq for topic in self.consumes]
+        if not topics:
+            return []
+        return await deadletters.read_letters(
+            self.settings, topics, group=self.settings.consumer_group, limit=limit
+        )
 
     def serve(self) -> None:
         """Run the HTTP app (and with it the consumer) until SIGTERM/SIGINT."""

@@ -32,6 +32,11 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     retry_initial_backoff_s: float = 0.2
     retry_max_backoff_s: float = 10.0
+    # Attempts at a batch failing with a deadlock or a timeout (not an outage: those wait
+    # however long) before its records are tried alone and the failing one dead-lettered.
+    retry_max_attempts: int = 5
+    # A dead letter the broker refuses as too large keeps this many bytes of the original.
+    dlq_truncate_bytes: int = 64 * 1024
     outbox_batch_size: int = 500
     # A poll batch: up to this many records per partition, waiting at most this long for any.
     consumer_batch_records: int = 500
@@ -46,12 +51,27 @@ class ServiceSettings(BaseSettings):
     api_keys: str = ""
     api_keys_file: Path | None = None
     allow_insecure_dev: bool = False
+    # The largest request body a route takes unless it names its own limit (bulk uploads).
+    max_request_bytes: int = 10 * 1024 * 1024
     kafka_partitions: int = 6
-    kafka_replication_factor: int = 1
+    # Production-safe by default (acks=all means something only with replicas); the local
+    # single-broker stack sets 1. Topics are created with min.insync.replicas = min(2, this).
+    kafka_replication_factor: int = 3
+    # How many processes of this stage run (one consumer group, one database): SQLite, one
+    # file per process, is refused when it is more than one.
+    service_replicas: int = 1
 
     @property
     def consumer_group(self) -> str:
         return self.kafka_consumer_group or f"claimflow-{self.service_name}"
+
+    def check_database(self) -> None:
+        """Refuse the embedded SQLite default for a replicated stage."""
+        if self.service_replicas > 1 and self.effective_database_url.startswith("sqlite"):
+            raise RuntimeError(
+                f"refusing to start: {self.service_replicas} replicas cannot share SQLite; "
+                "set DATABASE_URL to PostgreSQL"
+            )
 
     @property
     def effective_database_url(self) -> str:

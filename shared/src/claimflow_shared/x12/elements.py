@@ -96,10 +96,17 @@ def quantity(value: Decimal | int | str, *, max_digits: int = QUANTITY_DIGITS) -
     return _decimal_text(Decimal(value), max_digits, "quantity")
 
 
+# An R element holds at most 18 digits and an N0 element at most 15 (X12 5010 maximums for
+# the amounts and counts we read); anything longer is not a value, whatever it claims.
+_MAX_DECIMAL_CHARS = 20
+_MAX_INTEGER_CHARS = 16
+
+
 def parse_decimal(raw: str) -> Decimal | None:
-    """An R element's value, or None when it is not one (empty, letters, exponent, ...)."""
+    """An R element's value, or None when it is not one (empty, letters, exponent, too many
+    digits, ...)."""
     raw = raw.strip()
-    if not _DECIMAL.match(raw):
+    if len(raw) > _MAX_DECIMAL_CHARS or not _DECIMAL.match(raw):
         return None
     try:
         return Decimal(raw)
@@ -116,7 +123,7 @@ def parse_amount(raw: str) -> Decimal | None:
 def parse_integer(raw: str) -> int | None:
     """An N0 element (ASCII digits, optional minus sign), or None."""
     raw = raw.strip()
-    return int(raw) if _INTEGER.match(raw) else None
+    return int(raw) if len(raw) <= _MAX_INTEGER_CHARS and _INTEGER.match(raw) else None
 
 
 # ---- dates and times ----------------------------------------------------------------------

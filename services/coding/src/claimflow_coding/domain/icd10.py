@@ -74,6 +74,15 @@ class DiagnosisCheck:
     def ok(self) -> bool:
         return self.problem is None
 
+    @property
+    def rule(self) -> str | None:
+        """The edit a failed check is reported under (the worklist filters on it)."""
+        if self.problem is None:
+            return None
+        if "7th character" in self.problem:
+            return "ICD-7TH-CHARACTER"
+        return "ICD-NOT-BILLABLE" if self.valid else "ICD-INVALID"
+
 
 @dataclass(frozen=True)
 class Excludes1Conflict:

@@ -11,6 +11,7 @@ descriptors).
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -19,6 +20,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from claimflow_coding.domain.hcpcs import hcpcs_code
+from claimflow_coding.domain.reasons import Reason
 
 Mdm = Literal["minimal", "straightforward", "low", "moderate", "high"]
 Family = Literal["office", "emergency"]
@@ -32,6 +34,7 @@ PROLONGED_CODE = "99417"
 PROLONGED_FROM = {"new": 75, "established": 55}
 SNOMED_SYSTEMS = frozenset({"snomed", "http://snomed.info/sct", "sct", "2.16.840.1.113883.6.96"})
 CVX_SYSTEMS = frozenset({"cvx", "http://hl7.org/fhir/sid/cvx", "2.16.840.1.113883.12.292"})
+LOINC_SYSTEMS = frozenset({"loinc", "http://loinc.org", "2.16.840.1.113883.6.1"})
 DISTINCT_MODIFIER: Mapping[str, str] = MappingProxyType(
     {
         "session": "XE",
@@ -63,6 +66,10 @@ class ServiceLine:
     rationale: str = ""
     side: Side | None = None
     distinct: Distinction | None = None
+    # Which documented item the line comes from (its position in `items`), and how it was
+    # found: service-map, preventive, em-level, vaccine-administration.
+    source: int | None = None
+    method: str = "service-map"
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,9 @@ class ServicePlan:
     lines: tuple[ServiceLine, ...]
     query_reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    # The kinds of service documented (preventive, vaccine, em-office, ...): some imply a
+    # diagnosis (a preventive visit its general examination code, a vaccine Z23).
+    services: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -191,18 +201,23 @@ def _system(system: str) -> str | None:
         return "snomed"
     if lowered in CVX_SYSTEMS:
         return "cvx"
+    if lowered in LOINC_SYSTEMS:
+        return "loinc"
     return None
 
 
 @dataclass(frozen=True)
 class DocumentedService:
-    """One documented encounter type, procedure or immunization, as the EHR sent it."""
+    """One documented encounter type, procedure or immunization, as the EHR sent it.
+    `field` names it in the caller's document (default `services[i]`)."""
 
     system: str
     code: str
     side: Side | None = None
     distinct: Distinction | None = None
     units: int = 1
+    display: str | None = None
+    field: str | None = None
 
 
 def plan_services(
@@ -219,16 +234,28 @@ def plan_services(
     vaccines with their administration codes in order, then the modifier rules."""
     lines: list[ServiceLine] = []
     reasons: list[str] = []
-    vaccines: list[tuple[ServiceRule, DocumentedService]] = []
+    notes: list[str] = []
+    services: set[str] = set()
+    vaccines: list[tuple[ServiceRule, DocumentedService, int]] = []
     for position, item in enumerate(items):
         system = _system(item.system)
         rule = service_rules().get((system, _normal_code(system, item.code))) if system else None
-        where = f"services[{position}]"
+        where = item.field or f"services[{position}]"
         if rule is None:
-            reasons.append(f"{where}.code: not in the service map; a coder assigns CPT/HCPCS")
+            not_a_service = _not_a_service(system, item.display)
+            if not_a_service:
+                notes.append(f"{where}: no service line: {not_a_service}")
+            else:
+                reasons.append(
+                    Reason(
+                        f"{where}.code: not in the service map; a coder assigns CPT/HCPCS",
+                        "SVC-UNMAPPED",
+                    )
+                )
             continue
+        services.add(rule.service)
         if rule.service == "vaccine":
-            vaccines.append((rule, item))
+            vaccines.append((rule, item, position))
         elif rule.service == "fixed":
             for code_system, code in rule.codes:
                 lines.append(
@@ -239,14 +266,21 @@ def plan_services(
                         rationale=rule.rationale,
                         side=item.side,
                         distinct=item.distinct,
+                        source=position,
                     )
                 )
         elif rule.service == "preventive":
             if patient_age is None:
-                reasons.append(f"{where}: preventive visit needs the patient's age")
+                reasons.append(
+                    Reason(f"{where}: preventive visit needs the patient's age", "SVC-AGE")
+                )
             else:
                 code = preventive_visit(age=patient_age, new_patient=new_patient)
-                lines.append(ServiceLine("CPT", code, rationale=rule.rationale))
+                lines.append(
+                    ServiceLine(
+                        "CPT", code, rationale=rule.rationale, source=position, method="preventive"
+                    )
+                )
         elif rule.service in {"em-office", "em-ed"}:
             family: Family = "emergency" if rule.service == "em-ed" else "office"
             level = em_level(
@@ -254,10 +288,18 @@ def plan_services(
             )
             if level is None:
                 reasons.append(
-                    f"{where}: E/M level needs documented total time or medical decision making"
+                    Reason(
+                        f"{where}: E/M level needs documented total time or medical decision "
+                        "making",
+                        "EM-LEVEL",
+                    )
                 )
                 continue
-            lines.append(ServiceLine("CPT", level.code, rationale=level.reason))
+            lines.append(
+                ServiceLine(
+                    "CPT", level.code, rationale=level.reason, source=position, method="em-level"
+                )
+            )
             if level.prolonged_units:
                 lines.append(
                     ServiceLine(
@@ -265,20 +307,44 @@ def plan_services(
                         PROLONGED_CODE,
                         level.prolonged_units,
                         rationale="prolonged office service, each 15 minutes",
+                        source=position,
+                        method="em-level",
                     )
                 )
         elif rule.service in {"inpatient", "query"}:
-            reasons.append(f"{where}: {rule.rationale}")
+            reasons.append(Reason(f"{where}: {rule.rationale}", "SVC-CODER"))
         # bundled items add no line
     lines.extend(_vaccine_lines(vaccines, medicare=medicare))
     lines, modifier_reasons = apply_modifiers(
         lines, separately_identifiable=separately_identifiable
     )
-    return ServicePlan(tuple(lines), tuple(reasons + modifier_reasons))
+    return ServicePlan(
+        tuple(lines), tuple(reasons + modifier_reasons), tuple(notes), frozenset(services)
+    )
+
+
+@cache
+def _semantic_tags() -> Mapping[str, str]:
+    return MappingProxyType(
+        {r["tag"].strip().lower(): r["rationale"] for r in _table("service_semantic_tags.csv")}
+    )
+
+
+_SEMANTIC_TAG = re.compile(r"\(([a-z /-]+)\)\s*$")
+
+
+def _not_a_service(system: str | None, display: str | None) -> str | None:
+    """Why a SNOMED CT concept the map does not know is no service at all, from the semantic
+    tag its fully specified name ends with ("Blood glucose testing strips (physical object)":
+    a supply, billed by its supplier, not on the visit's claim)."""
+    if system != "snomed" or not display:
+        return None
+    found = _SEMANTIC_TAG.search(display.strip().lower())
+    return _semantic_tags().get(found.group(1)) if found else None
 
 
 def _vaccine_lines(
-    vaccines: Sequence[tuple[ServiceRule, DocumentedService]], *, medicare: bool
+    vaccines: Sequence[tuple[ServiceRule, DocumentedService, int]], *, medicare: bool
 ) -> list[ServiceLine]:
     """Each vaccine product plus its administration: the first injection 90471 and each
     further one 90472 (oral/intranasal 90473/90474, 90474 once an injection is first).
@@ -286,21 +352,41 @@ def _vaccine_lines(
     outside that sequence."""
     lines: list[ServiceLine] = []
     first_given = False
-    ordered = sorted(vaccines, key=lambda pair: pair[0].route != "injection")
-    for rule, item in ordered:
+    ordered = sorted(vaccines, key=lambda triple: triple[0].route != "injection")
+    for rule, item, position in ordered:
         for code_system, code in rule.codes:
-            lines.append(ServiceLine(code_system, code, item.units, rationale=rule.rationale))  # type: ignore[arg-type]
+            lines.append(
+                ServiceLine(
+                    code_system,  # type: ignore[arg-type]
+                    code,
+                    item.units,
+                    rationale=rule.rationale,
+                    source=position,
+                )
+            )
         if medicare and rule.medicare_admin:
             lines.append(
                 ServiceLine(
-                    "HCPCS", rule.medicare_admin, rationale="Medicare vaccine administration"
+                    "HCPCS",
+                    rule.medicare_admin,
+                    rationale="Medicare vaccine administration",
+                    source=position,
+                    method="vaccine-administration",
                 )
             )
             continue
         route = "oral" if rule.route in {"oral", "intranasal"} else "injection"
         admin = ADMIN_CODES[(route, not first_given)]
         first_given = True
-        lines.append(ServiceLine("CPT", admin, rationale=f"{route} vaccine administration"))
+        lines.append(
+            ServiceLine(
+                "CPT",
+                admin,
+                rationale=f"{route} vaccine administration",
+                source=position,
+                method="vaccine-administration",
+            )
+        )
     return _merge_units(lines)
 
 
@@ -386,7 +472,12 @@ def _sided(line: ServiceLine, reasons: list[str]) -> list[ServiceLine]:
     if rule is None or rule.bilateral in (0, 2):
         return [line]
     if line.side is None:
-        reasons.append(f"{line.code}: paired organ or limb, the side (left/right/both) is needed")
+        reasons.append(
+            Reason(
+                f"{line.code}: paired organ or limb, the side (left/right/both) is needed",
+                "MOD-SIDE",
+            )
+        )
         return [line]
     if line.side == "bilateral":
         if rule.bilateral == 1:
@@ -406,24 +497,40 @@ def _distinct(lines: list[ServiceLine], reasons: list[str]) -> list[ServiceLine]
         index = len(codes) - 1 - codes[::-1].index(second)
         line = out[index]
         if indicator == 0:
-            reasons.append(f"{second} is bundled into {first} (NCCI, no modifier allowed)")
+            reasons.append(
+                Reason(f"{second} is bundled into {first} (NCCI, no modifier allowed)", "NCCI")
+            )
             continue
         if line.distinct is None:
             reasons.append(
-                f"{second} bundles into {first} (NCCI): add XE/XS/XP/XU only when the record "
-                "documents a separate session, structure, practitioner or non-overlapping service"
+                Reason(
+                    f"{second} bundles into {first} (NCCI): add XE/XS/XP/XU only when the "
+                    "record documents a separate session, structure, practitioner or "
+                    "non-overlapping service",
+                    "NCCI",
+                )
             )
             continue
         out[index] = _with(line, DISTINCT_MODIFIER[line.distinct])
     return out
 
 
+_VACCINE_ADMINISTRATION = frozenset(
+    {"90460", "90461", "90471", "90472", "90473", "90474", "G0008", "G0009", "G0010"}
+)
+
+
+def _is_preventive(code: str) -> bool:
+    return code.isdigit() and "99381" <= code <= "99397"
+
+
 def _modifier_25(
     lines: list[ServiceLine], separately_identifiable: bool | None, reasons: list[str]
 ) -> list[ServiceLine]:
-    has_procedure = any(_is_procedure(line) for line in lines)
-    if not has_procedure:
+    procedures = [line.code for line in lines if _is_procedure(line)]
+    if not procedures:
         return lines
+    only_vaccines = all(code in _VACCINE_ADMINISTRATION for code in procedures)
     out = []
     for line in lines:
         if not _is_em(line.code):
@@ -431,14 +538,23 @@ def _modifier_25(
             continue
         if separately_identifiable is False:
             reasons.append(
-                f"{line.code}: E/M on the day of a procedure is part of the procedure unless a "
-                "separately identifiable service is documented; line dropped"
+                Reason(
+                    f"{line.code}: E/M on the day of a procedure is part of the procedure unless "
+                    "a separately identifiable service is documented; line dropped",
+                    "MOD-25",
+                )
             )
             continue
-        if separately_identifiable is None:
+        # NCCI (since 2013) pairs vaccine administration with preventive visits; modifier 25
+        # on the preventive code reports both, and a preventive visit is by its nature a
+        # service apart from giving a vaccine: nothing for a coder to confirm.
+        if separately_identifiable is None and not (only_vaccines and _is_preventive(line.code)):
             reasons.append(
-                f"{line.code}: billed with a procedure, modifier 25 added: confirm the record "
-                "documents a significant, separately identifiable E/M service"
+                Reason(
+                    f"{line.code}: billed with a procedure, modifier 25 added: confirm the "
+                    "record documents a significant, separately identifiable E/M service",
+                    "MOD-25",
+                )
             )
         out.append(_with(line, "25"))
     return out

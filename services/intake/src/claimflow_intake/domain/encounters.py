@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from pydantic_core import to_json
 
 from claimflow_shared.events import Amendment, EncounterDocumented
 
@@ -29,6 +32,19 @@ def fingerprint(encounter: EncounterDocumented) -> str:
     return hashlib.sha256(encounter.model_dump_json(exclude=exclude).encode()).hexdigest()
 
 
+def field_prints(encounter: EncounterDocumented) -> dict[str, str]:
+    """A short digest of each top-level payload field, kept instead of the document itself,
+    so an amendment can name the fields it changed without intake storing the PHI twice."""
+    body = encounter.model_dump(mode="json", exclude={"amendment"})
+    # Model dumps keep field order, so the same content always serialises the same way.
+    return {name: hashlib.sha256(to_json(value)).hexdigest()[:16] for name, value in body.items()}
+
+
+def changed_fields(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """Top-level payload fields whose content differs (names only, never values)."""
+    return [name for name, digest in after.items() if before.get(name) != digest]
+
+
 @dataclass(frozen=True)
 class StoredDocument:
     """What intake keeps about an accepted source document (tenant, system, document id)."""
@@ -36,7 +52,7 @@ class StoredDocument:
     encounter_id: str
     fingerprint: str
     revision: int = 1
-    encounter: EncounterDocumented | None = None
+    field_prints: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,8 @@ class NewEncounter:
     encounter_id: str
     event: EncounterDocumented
     fingerprint: str
+    field_prints: Mapping[str, str]
+    revision: int = 1
     status: str = "accepted"
 
 
@@ -62,6 +80,7 @@ class AmendedDocument:
     encounter_id: str
     event: EncounterDocumented
     fingerprint: str
+    field_prints: Mapping[str, str]
     revision: int
     status: str = "amended"
 
@@ -75,39 +94,23 @@ def decide_intake(
     """New document → new encounter; same content → repeat; changed content → amendment
     carrying the next revision and the names of the fields that changed."""
     print_ = fingerprint(encounter)
-    if stored is None:
-        return NewEncounter(
-            new_encounter_id(), encounter.model_copy(update={"amendment": None}), print_
-        )
-    if stored.fingerprint == print_:
+    if stored is not None and stored.fingerprint == print_:
         return RepeatedDocument(stored.encounter_id)
+    prints = field_prints(encounter)
+    if stored is None:
+        if encounter.amendment is not None:
+            encounter = encounter.model_copy(update={"amendment": None})
+        return NewEncounter(new_encounter_id(), encounter, print_, prints)
     revision = stored.revision + 1
     amendment = Amendment(
         revision=revision,
         supersedes_revision=stored.revision,
-        changed=changed_fields(stored.encounter, encounter) if stored.encounter else [],
+        changed=changed_fields(stored.field_prints, prints) if stored.field_prints else [],
     )
     return AmendedDocument(
         stored.encounter_id,
         encounter.model_copy(update={"amendment": amendment}),
         print_,
+        prints,
         revision,
     )
-
-
-def changed_fields(before: EncounterDocumented, after: EncounterDocumented) -> list[str]:
-    """Top-level payload fields whose content differs (names only, never values)."""
-    old = before.model_dump(mode="json", exclude={"amendment"})
-    new = after.model_dump(mode="json", exclude={"amendment"})
-    return [name for name in new if old.get(name) != new[name]]
-
-
-class DocumentConflict(ValueError):
-    """The source document id was already accepted with different content."""
-
-    def __init__(self, system: str, document_id: str, encounter_id: str) -> None:
-        super().__init__(
-            f"source document {system}/{document_id} was already accepted as encounter "
-            f"{encounter_id} with different content; amendments are not supported yet"
-        )
-        self.encounter_id = encounter_id

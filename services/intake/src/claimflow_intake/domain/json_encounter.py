@@ -8,6 +8,11 @@ The body is the `encounter.documented` payload, with what the registry knows mad
 - `providers.billing` may be left out (the tenant's default billing provider) or give only
   `npi` or `local_id`; `providers.rendering` may give only `npi` or `local_id`;
 - `source.system` may be left out when the caller supplies the source system.
+
+A tenant that has registered no payers bills without payer master data: its coverages must
+name the payer completely (`payer_id` and `name`), which is then taken as sent; a payer
+given by name alone has nothing to resolve against and is rejected. Once a tenant registers
+payers, every coverage must resolve to one of them.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ def read_json_encounter(
     except RecursionError:
         return None, [Problem("/", "JSON is nested too deeply")]
     encounter, invalid = validate_documented(
-        completed, today=today, known_payer_ids=registry.payer_ids
+        completed, today=today, known_payer_ids=registry.payer_ids if registry.payers else None
     )
     spoiled = {"/".join(p.location.split("/")[:4]) for p in problems}
     problems += [
@@ -90,6 +95,17 @@ def _complete_coverage(
     if not isinstance(payer, dict):
         return
     payer_id, name = payer.get("payer_id"), payer.get("name")
+    if not registry.payers:
+        if not (isinstance(payer_id, str) and payer_id and isinstance(name, str) and name):
+            field = "name" if isinstance(payer_id, str) and payer_id else "payer_id"
+            problems.append(
+                Problem(
+                    f"{where}/payer/{field}",
+                    "the tenant has no payers registered: give payer_id and name",
+                    ProblemKind.MISSING,
+                )
+            )
+        return
     try:
         found = registry.resolve_payer(
             payer_id=payer_id if isinstance(payer_id, str) else None,

@@ -115,6 +115,8 @@ class Provider:
     taxonomy: str | None = None
     address: PostalAddress | None = None
     local_ids: tuple[str, ...] = ()
+    # The stored entry this is (its row), so an edit replaces it; not master data itself.
+    ref: int | None = field(default=None, compare=False)
 
     @property
     def can_bill(self) -> bool:
@@ -150,6 +152,7 @@ class Facility:
     address: PostalAddress | None = None
     place_of_service: str | None = None
     organization_id: str | None = None
+    ref: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -332,10 +335,52 @@ class TenantRegistry:
                     incoming_facility,
                     place_of_service=incoming_facility.place_of_service or old.place_of_service,
                     npi=incoming_facility.npi or old.npi,
+                    ref=old.ref,
                 )
             else:
                 facilities.append(incoming_facility)
         return replace(self, providers=tuple(providers), facilities=tuple(facilities))
+
+    def with_payer(self, payer: Payer) -> TenantRegistry:
+        """This registry with `payer` added, or replacing the one with its payer id."""
+        key = payer.payer_id.upper()
+        kept = [p for p in self.payers if p.payer_id.upper() != key]
+        return replace(self, payers=(*kept, payer))
+
+    def without_payer(self, payer_id: str) -> TenantRegistry:
+        key = payer_id.strip().upper()
+        return replace(self, payers=tuple(p for p in self.payers if p.payer_id.upper() != key))
+
+    def matching_provider(self, provider: Provider) -> Provider | None:
+        """The registered provider with the same NPI or a shared local identifier."""
+        index = _find_provider(list(self.providers), provider)
+        return None if index is None else self.providers[index]
+
+    def with_provider(self, provider: Provider) -> TenantRegistry:
+        """This registry with `provider` added, or replacing the entry it refers to."""
+        if provider.ref is None:
+            return replace(self, providers=(*self.providers, provider))
+        return replace(
+            self,
+            providers=tuple(provider if p.ref == provider.ref else p for p in self.providers),
+        )
+
+    def without_provider(self, ref: int) -> TenantRegistry:
+        return replace(self, providers=tuple(p for p in self.providers if p.ref != ref))
+
+    def with_facility(self, facility: Facility) -> TenantRegistry:
+        if facility.ref is None:
+            return replace(self, facilities=(*self.facilities, facility))
+        return replace(
+            self,
+            facilities=tuple(facility if f.ref == facility.ref else f for f in self.facilities),
+        )
+
+    def without_facility(self, ref: int) -> TenantRegistry:
+        return replace(self, facilities=tuple(f for f in self.facilities if f.ref != ref))
+
+    def with_defaults(self, defaults: TenantDefaults) -> TenantRegistry:
+        return replace(self, defaults=defaults)
 
     def problems(self) -> list[Problem]:
         """What is wrong with the master data itself (the admin API refuses such changes)."""
@@ -366,6 +411,7 @@ def _overlay(old: Provider, new: Provider) -> Provider:
         taxonomy=new.taxonomy or old.taxonomy,
         address=new.address or old.address,
         local_ids=tuple(dict.fromkeys((*old.local_ids, *new.local_ids))),
+        ref=old.ref,
     )
 
 
@@ -391,8 +437,25 @@ def _registry_problems(registry: TenantRegistry) -> Iterator[Problem]:
                 f"/payers/{index}/aliases",
                 f"the name '{name}' already belongs to another payer",
             )
+    npis: set[str] = set()
+    tokens: set[str] = set()
     for i, provider in enumerate(registry.providers):
         where = f"/providers/{i}"
+        if provider.kind not in ("organization", "individual"):
+            yield Problem(f"{where}/kind", "a provider is an organization or an individual")
+        if not provider.npi and not provider.local_ids:
+            yield Problem(
+                f"{where}/npi", "a provider needs an NPI or a local identifier", ProblemKind.MISSING
+            )
+        if provider.npi and provider.npi in npis:
+            yield Problem(f"{where}/npi", "NPI belongs to another registered provider")
+        npis.add(provider.npi or "")
+        own = {_token(t) for t in provider.local_ids}
+        if own & tokens:
+            yield Problem(
+                f"{where}/local_ids", "a local identifier belongs to another registered provider"
+            )
+        tokens |= own
         if provider.npi and (problem := npi_problem(provider.npi)):
             yield Problem(f"{where}/npi", problem)
         if provider.tax_id and not re.fullmatch(r"[0-9]{9}", provider.tax_id):

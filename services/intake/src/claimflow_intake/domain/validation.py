@@ -8,6 +8,7 @@ a `SourceMap` from contract fields to source positions, then calls `validate_doc
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 import unicodedata
@@ -266,16 +267,40 @@ _MESSAGES = {
 }
 
 
+_QUOTED = re.compile(r"``.*?``", re.DOTALL)
+
+
+def _scalars_in(value: Any, limit: int = 200) -> list[Any]:
+    """The scalar leaves of an input (a list or object may be quoted whole in a message)."""
+    found: list[Any] = []
+    stack = [value]
+    while stack and len(found) < limit:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+        elif isinstance(item, str | int | float) and not isinstance(item, bool):
+            found.append(item)
+    return found
+
+
 def _safe_message(error: Mapping[str, Any]) -> str:
-    """Pydantic's message with the input value taken out (our own validators quote it)."""
+    """Pydantic's message with the input value taken out (our own validators and the FHIR
+    models quote it, sometimes inside a list or between double backticks)."""
     if error["type"] in _MESSAGES:
         return _MESSAGES[error["type"]]
     message = str(error.get("msg", "is not valid"))
     message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    message = _QUOTED.sub("the value", message)
     value = error.get("input")
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        text = str(value)
-        message = message.replace(repr(value), "the value").replace(repr(text), "the value")
+    if not isinstance(value, str | int | float | bool | type(None)):
+        with contextlib.suppress(Exception):
+            message = message.replace(repr(value), "the value").replace(str(value), "the value")
+    for scalar in sorted(_scalars_in(value), key=lambda s: -len(str(s))):
+        text = str(scalar)
+        message = message.replace(repr(scalar), "the value").replace(repr(text), "the value")
         if len(text) >= 3:
             message = message.replace(text, "the value")
     return message

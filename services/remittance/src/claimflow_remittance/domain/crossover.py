@@ -48,26 +48,10 @@ def secondary_claim_needed(
     remittance: Remittance, payment: ClaimPayment, *, has_secondary_coverage: bool = False
 ) -> SecondaryClaimNeeded | None:
     """A "secondary claim needed" result when the remittance calls for one, else None."""
-    status = payment.status_code
-    if status not in PROCESSED_STATUSES:
+    decided = next_payer_action(payment, has_secondary_coverage=has_secondary_coverage)
+    if decided is None:
         return None
-    forwarded_remark = next((r for r in payment.remarks if r in FORWARDING_REMARKS), None)
-    if status in FORWARDED_STATUSES:
-        action, reason = "await-crossover", f"CLP02 {status}: the payer forwarded the claim"
-    elif payment.crossover_carrier is not None:
-        action, reason = "await-crossover", "NM1*TT names the carrier the claim was sent to"
-    elif forwarded_remark is not None:
-        action, reason = "await-crossover", f"remark {forwarded_remark}: claim sent on by payer"
-    elif has_secondary_coverage and _something_left(payment):
-        adjudication = (
-            "MIA" if payment.inpatient_adjudication
-            else "MOA" if payment.outpatient_adjudication
-            else "CLP"
-        )  # fmt: skip
-        action = "submit-secondary"
-        reason = f"secondary coverage on file and {adjudication} adjudication leaves a balance"
-    else:
-        return None
+    action, reason = decided
     return SecondaryClaimNeeded(
         claim_id=payment.claim_id,
         action=action,
@@ -84,6 +68,35 @@ def secondary_claim_needed(
         ),
         crossover_carrier=payment.crossover_carrier,
     )
+
+
+def next_payer_action(
+    payment: ClaimPayment, *, has_secondary_coverage: bool = False
+) -> tuple[SecondaryAction, str] | None:
+    """Whether another payer comes next, and why: the payer forwarded the claim itself
+    (await the crossover, never bill it twice) or secondary coverage is on file and the
+    primary left a balance (submit the secondary claim); None when neither."""
+    status = payment.status_code
+    if status not in PROCESSED_STATUSES:
+        return None
+    forwarded_remark = next((r for r in payment.remarks if r in FORWARDING_REMARKS), None)
+    if status in FORWARDED_STATUSES:
+        return "await-crossover", f"CLP02 {status}: the payer forwarded the claim"
+    if payment.crossover_carrier is not None:
+        return "await-crossover", "NM1*TT names the carrier the claim was sent to"
+    if forwarded_remark is not None:
+        return "await-crossover", f"remark {forwarded_remark}: claim sent on by payer"
+    if has_secondary_coverage and _something_left(payment):
+        adjudication = (
+            "MIA" if payment.inpatient_adjudication
+            else "MOA" if payment.outpatient_adjudication
+            else "CLP"
+        )  # fmt: skip
+        return (
+            "submit-secondary",
+            f"secondary coverage on file and {adjudication} adjudication leaves a balance",
+        )
+    return None
 
 
 def _something_left(payment: ClaimPayment) -> bool:

@@ -61,8 +61,11 @@ def remittance_received_payload(
             payment_date=remittance.payment.date,
             payer_id=remittance.payer.payer_id,
             payer_name=remittance.payer.name or None,
+            payee_npi=remittance.payee.npi,
         ),
         remittance_file_id=file_id,
+        original_payer_claim_number=payment.original_reference or None,
+        claim_filing_indicator=payment.filing_indicator or None,
     )
 
 
@@ -112,8 +115,8 @@ def patient_reasons(payment: ClaimPayment) -> list[RemittanceAdjustment]:
 
 
 def _line(number: int, line: ServicePayment) -> LineAdjustment:
-    # Position in the remit, not the 837 line number: payers may split or reorder lines, and
-    # the contract has no field yet for the REF*6R line control number that would match them.
+    # Position in the remit, not the 837 line number: payers may split or reorder lines; the
+    # submitted line numbers are filled in once the claim's lines are matched (at posting).
     return LineAdjustment(
         line_number=number,
         code=line.procedure.code,
@@ -124,6 +127,8 @@ def _line(number: int, line: ServicePayment) -> LineAdjustment:
         units=_whole(line.units),
         adjustments=_adjustments(line.adjustments),
         rarcs=list(line.remarks),
+        control_number=line.control_number or None,
+        service_date=line.service_date,
     )
 
 

@@ -38,18 +38,19 @@ def content_sha256(text: str) -> str:
     return digest.hexdigest()
 
 
+def payment_key(remittance: Remittance) -> PaymentKey | None:
+    """The payer's payment one transaction carries, or None when it identifies none."""
+    trace = remittance.trace.number.strip()
+    # A blank or all-zero trace (notices without payment) identifies nothing.
+    if not trace or not trace.strip("0"):
+        return None
+    # TRN03 is required and is the payer's own id; REF*2U and the name are fallbacks.
+    payer = remittance.trace.originator_id or remittance.payer.payer_id or remittance.payer.name
+    return PaymentKey(payer.strip().upper(), trace) if payer.strip() else None
+
+
 def payment_keys(remittances: Sequence[Remittance]) -> tuple[PaymentKey, ...]:
-    keys = []
-    for remittance in remittances:
-        trace = remittance.trace.number.strip()
-        # A blank or all-zero trace (notices without payment) identifies nothing.
-        if not trace or not trace.strip("0"):
-            continue
-        # TRN03 is required and is the payer's own id; REF*2U and the name are fallbacks.
-        payer = remittance.trace.originator_id or remittance.payer.payer_id or remittance.payer.name
-        if payer:
-            keys.append(PaymentKey(payer.strip().upper(), trace))
-    return tuple(keys)
+    return tuple(key for r in remittances if (key := payment_key(r)) is not None)
 
 
 def import_identity(text: str, remittances: Sequence[Remittance]) -> ImportIdentity:

@@ -4,6 +4,7 @@ patient payments applied against it, statements with aging, and payment plans.""
 from __future__ import annotations
 
 import calendar
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -284,3 +285,10 @@ def _add_months(start: date, months: int) -> date:
     year, month = start.year + month_index // 12, month_index % 12 + 1
     # A plan started on the 31st falls due on the last day of shorter months.
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def patient_key_for(tenant_id: str, mrn: str) -> str:
+    """The opaque account number a patient goes by in URLs, logs and statements: stable per
+    tenant and MRN, without being the MRN (which would put an identifier in access logs)."""
+    digest = hashlib.sha256(f"{tenant_id}\x1f{mrn}".encode()).hexdigest()
+    return f"P{digest[:15].upper()}"

@@ -14,6 +14,8 @@ from claimflow_coding.domain.cac.encounter import (
     DocumentedDiagnosisInput,
     EncounterDiagnoses,
     FinalDiagnosis,
+    ImpliedDiagnosis,
+    Issue,
     code_diagnoses,
 )
 from claimflow_coding.domain.cac.snomed import SnomedMapping, snomed_mapping, snomed_table
@@ -27,6 +29,8 @@ __all__ = [
     "EncounterDiagnoses",
     "Evidence",
     "FinalDiagnosis",
+    "ImpliedDiagnosis",
+    "Issue",
     "SnomedMapping",
     "Suggestion",
     "code_diagnoses",

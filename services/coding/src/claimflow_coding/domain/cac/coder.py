@@ -38,6 +38,7 @@ from claimflow_coding.domain.cac.text import (
 )
 from claimflow_coding.domain.edits import never_first_listed, note_spans
 from claimflow_coding.domain.icd10 import check_diagnosis, dotted
+from claimflow_coding.domain.reasons import Reason
 
 DEFAULT_THRESHOLD = 0.80
 COMBINATIONS_FILE = "cac_combinations.csv"
@@ -89,6 +90,9 @@ class Suggestion:
     # Codes the best candidate's "use additional code" note calls for and the statement
     # documents (the CKD stage after I12.9 or E11.22, the heart failure type after I11.0).
     additional: tuple[Candidate, ...] = ()
+    # Set when the documented concept is deliberately not coded (a SNOMED CT finding such as
+    # "Full-time employment" that no ICD-10-CM code describes): why.
+    not_coded: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -105,12 +109,15 @@ def suggest_diagnoses(
     threshold: float = DEFAULT_THRESHOLD,
     patient_age: int | None = None,
     patient_sex: str | None = None,
+    alternatives: bool = True,
 ) -> Suggestion:
     """Rank ICD-10-CM codes for one documented diagnosis and decide auto-code or query.
 
     `system`/`code` may carry an ICD-10-CM code to verify or a SNOMED CT concept (its display
     text in `text` is the fallback when the curated map lacks it). Age and sex are accepted for
-    the caller's convenience; the compliance edits (`edits.check_codes`) apply them."""
+    the caller's convenience; the compliance edits (`edits.check_codes`) apply them. Without
+    `alternatives`, a concept the curated map resolves is not searched again for runners-up
+    (the encounter pipeline asks for them only when a human will look)."""
     del patient_age
     normalized_system = (system or "").strip().lower()
     if not code and text and _looks_like_icd(text.strip()) and check_diagnosis(text).valid:
@@ -124,6 +131,16 @@ def suggest_diagnoses(
             return given
     if code and normalized_system in SNOMED_SYSTEMS:
         mapped = snomed_mapping(code)
+        if mapped is not None and not mapped.icd10cm:
+            return Suggestion(
+                text=text,
+                candidates=(),
+                decision=Decision.AUTO,
+                reasons=(),
+                threshold=threshold,
+                not_coded=f"{code} {mapped.display}: "
+                + mapped.rationale.removeprefix("not coded: "),
+            )
         if mapped is not None:
             candidate = Candidate(
                 code=dotted(mapped.icd10cm),
@@ -132,9 +149,23 @@ def suggest_diagnoses(
                 evidence=(Evidence("snomed-map", f"{code} {mapped.display}: {mapped.rationale}"),),
                 how="snomed-map",
             )
-            rest = _code_text(text or mapped.display, setting, threshold).candidates
+            rest = (
+                _code_text(text or mapped.display, setting, threshold).candidates
+                if alternatives
+                else ()
+            )
             others = tuple(c for c in rest if c.code != candidate.code)
-            reasons = () if candidate.confidence >= threshold else ("below threshold",)
+            reasons = (
+                ()
+                if candidate.confidence >= threshold
+                else (
+                    Reason(
+                        f"confidence {candidate.confidence:.2f} below the threshold "
+                        f"{threshold:.2f}",
+                        "CAC-LOW-CONFIDENCE",
+                    ),
+                )
+            )
             return Suggestion(
                 text=text,
                 candidates=(candidate, *others)[: max(MIN_CANDIDATES, 1 + len(others))],
@@ -147,7 +178,7 @@ def suggest_diagnoses(
             text=text,
             candidates=(),
             decision=Decision.QUERY,
-            reasons=("no diagnosis text or known code to code from",),
+            reasons=(Reason("no diagnosis text or known code to code from", "DX-MISSING"),),
             threshold=threshold,
         )
     return _code_text(text or "", setting, threshold, patient_sex)
@@ -206,14 +237,14 @@ def _verify_given(code: str, *, text: str | None, setting: Setting, threshold: f
             text=text,
             candidates=ordered,
             decision=Decision.QUERY,
-            reasons=(f"documented code {code.strip()}: {check.problem}",),
+            reasons=(Reason(f"documented code {code.strip()}: {check.problem}", check.rule or ""),),
             threshold=threshold,
         )
     return Suggestion(
         text=text,
         candidates=(),
         decision=Decision.QUERY,
-        reasons=(f"documented code: {check.problem}",),
+        reasons=(Reason(f"documented code: {check.problem}", check.rule or "ICD-INVALID"),),
         threshold=threshold,
     )
 
@@ -225,7 +256,7 @@ class _Ranked:
     recall: float
     precision: float
     evidence: list[Evidence]
-    query_reasons: list[str]
+    query_reasons: list[Reason]
 
 
 def _code_text(
@@ -240,7 +271,11 @@ def _code_text(
             text=text,
             candidates=(),
             decision=Decision.QUERY,
-            reasons=("the statement documents the condition as absent or ruled out",),
+            reasons=(
+                Reason(
+                    "the statement documents the condition as absent or ruled out", "CAC-NEGATED"
+                ),
+            ),
             threshold=threshold,
         )
     search_text = reading.certain
@@ -254,21 +289,28 @@ def _code_text(
             search_text = reading.uncertain
             uncertain = True
             reasons.append(
-                "uncertain diagnosis (rule out / suspected / probable) in an outpatient "
-                "setting, with no sign or symptom documented to code instead"
+                Reason(
+                    "uncertain diagnosis (rule out / suspected / probable) in an outpatient "
+                    "setting, with no sign or symptom documented to code instead",
+                    "CAC-UNCERTAIN",
+                )
             )
     index = term_index()
     slots = _slots(search_text, reading, sex=patient_sex)
     ranked = _rank(slots, reading, index)
     candidates = _confidences(ranked)
     if not candidates:
-        reasons.append("no ICD-10-CM term matches the statement")
+        reasons.append(Reason("no ICD-10-CM term matches the statement", "CAC-NO-MATCH"))
     else:
         best_reasons = ranked[0].query_reasons
         reasons.extend(best_reasons)
         if candidates[0].confidence < threshold:
             reasons.append(
-                f"confidence {candidates[0].confidence:.2f} below the threshold {threshold:.2f}"
+                Reason(
+                    f"confidence {candidates[0].confidence:.2f} below the threshold "
+                    f"{threshold:.2f}",
+                    "CAC-LOW-CONFIDENCE",
+                )
             )
     additional = _additional_codes(candidates[0].code, slots) if candidates else ()
     return Suggestion(
@@ -413,7 +455,10 @@ def _rank(slots: tuple[Slot, ...], reading: Reading, index: TermIndex) -> list[_
             if not _is_history_code(item.code):
                 item.score *= HISTORY_MISMATCH
                 item.query_reasons.append(
-                    "documented as history of: confirm whether the condition is current"
+                    Reason(
+                        "documented as history of: confirm whether the condition is current",
+                        "CAC-HISTORY",
+                    )
                 )
     ranked = sorted(by_code.values(), key=lambda r: -r.score)
     for item in ranked[: MIN_CANDIDATES * 2]:
@@ -562,11 +607,16 @@ def _complete(item: _Ranked, reading: Reading) -> None:
         if not seventh.documented:
             what = "episode of care" if _EPISODE.search(seventh.meaning) else "7th character"
             item.query_reasons.append(
-                f"{what} not documented: 7th character {seventh.character} "
-                f"({seventh.meaning}) assumed"
+                Reason(
+                    f"{what} not documented: 7th character {seventh.character} "
+                    f"({seventh.meaning}) assumed",
+                    "ICD-7TH-CHARACTER",
+                )
             )
     if laterality_unstated(stem_code, reading):
-        item.query_reasons.append("laterality not documented: unspecified side code assigned")
+        item.query_reasons.append(
+            Reason("laterality not documented: unspecified side code assigned", "CAC-LATERALITY")
+        )
 
 
 def _confidences(ranked: list[_Ranked]) -> list[Candidate]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import threading
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from importlib import resources
 
 import numpy as np
@@ -352,10 +352,22 @@ def load_packaged_arrays() -> dict[str, np.ndarray] | None:
     return arrays
 
 
-@cache
+_loaded: list[TermIndex] = []
+_loading = threading.Lock()
+
+
 def term_index() -> TermIndex:
     """The index, loaded from the packaged arrays (or built from the term list when they are
-    stale) on first use and kept for the life of the process."""
+    stale) on first use and kept for the life of the process. Loaded once even when the
+    service warms it in a thread while a request asks for it."""
+    if not _loaded:
+        with _loading:
+            if not _loaded:
+                _loaded.append(_load_index())
+    return _loaded[0]
+
+
+def _load_index() -> TermIndex:
     arrays = load_packaged_arrays()
     if arrays is None:
         warnings.warn(
