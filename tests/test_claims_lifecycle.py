@@ -189,7 +189,8 @@ async def test_a_released_claim_the_payer_rejects_lands_as_claim_rejected(stack)
     [record] = await wait_for(held, timeout=60, what="the claim to be held")
     await command(stack, tenant, record["claim_id"], "release", {"reason": "date is right"})
     rejected = await wait_claim(stack, tenant, record["claim_id"], {"rejected"})
-    assert [a["kind"] for a in rejected["acknowledgments"]] == ["999", "277CA"]
+    [sent] = rejected["submissions"]
+    assert (sent["ack_999"], sent["ack_277ca"]) == ("accepted", "rejected")
     events = await events_on(stack.kafka_bootstrap, CLAIM_REJECTED.name, {tenant})
     stages = [
         e["payload"]["stage"] for e in events if e["payload"]["claim_id"] == record["claim_id"]
@@ -252,7 +253,7 @@ async def test_a_corrected_claim_replaces_the_original_and_a_void_cancels_it(sta
 async def _sent(stack, tenant: str, claim_id: str) -> str:
     async def sent():
         found = await claim(stack, tenant, claim_id)
-        return found if found["files"] else None
+        return found if found["submissions"] else None
 
     await wait_for(sent, timeout=60, what=f"{claim_id} to be sent")
     return await interchange(stack, tenant, claim_id)

@@ -138,8 +138,11 @@ def show(claim_id: str, tenant: TenantOption, as_json: JsonOption = False) -> No
             f"[{'red' if finding['severity'] == 'error' else 'yellow'}]{finding['edit']}[/] "
             f"{finding['field']}: {finding['message']} (fix: {finding['hint']})"
         )
-    for ack in claim["acknowledgments"]:
-        out.print(f"{ack['kind']} {ack['outcome']} {' '.join(ack['codes'])} in {ack['file_name']}")
+    for sent in claim["submissions"]:
+        out.print(
+            f"sent in {sent['file_name']} (ST02 {sent['transaction_control_number']}): 999 "
+            f"{sent['ack_999']}, 277CA {sent['ack_277ca'] or '-'} {' '.join(sent['codes'])}"
+        )
     for payment in claim["payments"]:
         out.print(
             f"{payment['kind']}: {payment['status']} paid {payment['paid']}, patient "

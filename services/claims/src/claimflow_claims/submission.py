@@ -162,16 +162,9 @@ class ClaimSubmitter:
             claim_count=len(pairs),
         )
         uow.claims.record_file(file)
-        for index, (record, claim) in enumerate(pairs):
+        for record, _ in pairs:
             record.interchange_control_number = icn
             record.submission_file = file.file_name
-            uow.claims.record_submission(
-                claim_id=claim.claim_id,
-                tenant_id=record.tenant_id,
-                file_name=file.file_name,
-                interchange_control_number=icn,
-                transaction_control_number=transaction_of(file, index),
-            )
         self._claims[file.file_name] = {claim.claim_id: claim for _, claim in pairs}
         return file
 
@@ -351,7 +344,7 @@ def apply_acknowledgment(
         uow.claims.transition(
             record, event, actor=CLEARINGHOUSE, reason="; ".join(ack.reasons)[:500]
         )
-    _record_acknowledgments(uow, record, ack, file.file_name, at)
+    _record_submission(uow, record, ack, file, transaction, at)
     if ack.payer_claim_number:
         record.payer_claim_number = ack.payer_claim_number
     routing = billing.routing(uow, record)
@@ -400,33 +393,29 @@ def apply_acknowledgment(
         )
 
 
-def _record_acknowledgments(
-    uow: ClaimsUnitOfWork, record: ClaimRecord, ack: ClaimAcknowledgment, file_name: str, at
+def _record_submission(
+    uow: ClaimsUnitOfWork,
+    record: ClaimRecord,
+    ack: ClaimAcknowledgment,
+    file: SubmissionFile,
+    transaction: str,
+    at: datetime,
 ) -> None:
-    rejected_999 = ack.rejected_by == "999"
-    uow.claims.record_acknowledgment(
-        claim_id=record.claim_id,
-        tenant_id=record.tenant_id,
-        file_name=file_name,
-        kind="999",
-        outcome="rejected" if rejected_999 else "accepted",
-        codes=list(ack.codes) if rejected_999 else [],
-        reasons=list(ack.reasons if rejected_999 else ack.reasons[:1]),
-        payer_claim_number=None,
-        at=at,
-    )
-    if rejected_999 or not ack.codes:
-        return
+    """The claim's place in the interchange and what the 999 and 277CA said: one row."""
     if ack.rejected_by == "277CA":
-        outcome = "rejected"
+        front_end: str | None = "rejected"
+    elif ack.accepted_by:
+        front_end = "accepted"
     else:
-        outcome = "accepted" if ack.accepted_by else "pending"
-    uow.claims.record_acknowledgment(
+        front_end = "pending" if ack.codes else None
+    uow.claims.record_submission(
         claim_id=record.claim_id,
         tenant_id=record.tenant_id,
-        file_name=file_name,
-        kind="277CA",
-        outcome=outcome,
+        file_name=file.file_name,
+        interchange_control_number=file.interchange_control_number,
+        transaction_control_number=transaction,
+        ack_999="rejected" if ack.rejected_by == "999" else "accepted",
+        ack_277ca=None if ack.rejected_by == "999" else front_end,
         codes=list(ack.codes),
         reasons=list(ack.reasons),
         payer_claim_number=ack.payer_claim_number,

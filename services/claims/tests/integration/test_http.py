@@ -35,8 +35,14 @@ async def test_a_claim_shows_its_lines_edits_files_acks_payments_and_timeline(ha
     [claim] = (await api.get("/v1/claims")).json()
     detail = (await api.get(f"/v1/claims/{claim['claim_id']}")).json()
     assert detail["lines"][0]["code"] == "99213" and detail["diagnoses"] == ["J069"]
-    assert [f["file_name"] for f in detail["files"]] == ["837P-000000001.x12"]
-    assert [a["kind"] for a in detail["acknowledgments"]] == ["999", "277CA"]
+    [sent] = detail["submissions"]
+    assert sent["file_name"] == "837P-000000001.x12"
+    assert (sent["ack_999"], sent["ack_277ca"], sent["codes"]) == (
+        "accepted",
+        "accepted",
+        ["A2:20"],
+    )
+    assert sent["payer_claim_number"] == detail["payer_claim_number"]
     assert detail["payments"][0]["kind"] == "remittance"
     assert [s["to_state"] for s in detail["timeline"]][:4] == [
         "created",

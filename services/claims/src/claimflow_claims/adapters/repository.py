@@ -18,7 +18,6 @@ from sqlalchemy.orm import defer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from claimflow_claims.adapters.tables import (
-    ClaimAcknowledgmentRecord,
     ClaimAudit,
     ClaimPaymentRecord,
     ClaimRecord,
@@ -230,16 +229,13 @@ class ClaimRepository:
     # Append-only rows, staged from their values: building ORM objects would cost a quarter
     # of a millisecond each on the submitter's and the consumer's hot paths.
 
-    def record_acknowledgment(self, **values: Any) -> None:
-        """What the 999 or 277CA said about a claim (`ClaimAcknowledgmentRecord` columns)."""
-        self.uow.insert(ClaimAcknowledgmentRecord, **values)
-
     def record_payment(self, **values: Any) -> None:
         """An 835 payment or a denial of a claim (`ClaimPaymentRecord` columns)."""
         self.uow.insert(ClaimPaymentRecord, **values)
 
     def record_submission(self, **values: Any) -> None:
-        """A claim put in an interchange (`ClaimSubmission` columns)."""
+        """A claim sent in an interchange, with what the 999 and 277CA said about it
+        (`ClaimSubmission` columns)."""
         self.uow.insert(ClaimSubmission, **values)
 
 
@@ -471,19 +467,6 @@ class SqlClaimRepository(ClaimRepository):
             select(ClaimAudit)
             .where(ClaimAudit.tenant_id == tenant_id, ClaimAudit.claim_id == claim_id)
             .order_by(ClaimAudit.id)
-        )
-        return list(rows.scalars())
-
-    async def acknowledgments_of(
-        self, tenant_id: str, claim_id: str
-    ) -> list[ClaimAcknowledgmentRecord]:
-        rows = await self.session.execute(
-            select(ClaimAcknowledgmentRecord)
-            .where(
-                ClaimAcknowledgmentRecord.tenant_id == tenant_id,
-                ClaimAcknowledgmentRecord.claim_id == claim_id,
-            )
-            .order_by(ClaimAcknowledgmentRecord.id)
         )
         return list(rows.scalars())
 

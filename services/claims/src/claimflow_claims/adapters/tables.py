@@ -103,8 +103,8 @@ class SubmissionFile(SQLModel, table=True):
 
 
 class ClaimSubmission(SQLModel, table=True):
-    """A claim put in an interchange: which file, which ST02 (a claim rejected and sent
-    again is in several)."""
+    """A claim sent in an interchange (a claim rejected and sent again is in several), and
+    what the 999 and the 277CA said about it once they answered."""
 
     __tablename__ = "claim_submissions"
 
@@ -114,20 +114,8 @@ class ClaimSubmission(SQLModel, table=True):
     file_name: str
     interchange_control_number: int
     transaction_control_number: str
-    at: datetime = Field(default_factory=utcnow)
-
-
-class ClaimAcknowledgmentRecord(SQLModel, table=True):
-    """What the 999 or the 277CA said about one claim."""
-
-    __tablename__ = "claim_acknowledgments"
-
-    id: int | None = Field(default=None, primary_key=True)
-    claim_id: str = Field(index=True)
-    tenant_id: str
-    file_name: str
-    kind: str  # 999 | 277CA
-    outcome: str  # accepted | rejected | pending
+    ack_999: str  # accepted | rejected
+    ack_277ca: str | None = None  # accepted | rejected | pending; None: no 277CA (yet)
     codes: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reasons: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     payer_claim_number: str | None = None

@@ -79,17 +79,14 @@ class TimelineStep(BaseModel):
     reason: str | None
 
 
-class FileSent(BaseModel):
+class Submission(BaseModel):
+    """An interchange the claim was sent in, and what the 999 and 277CA said about it."""
+
     file_name: str
     interchange_control_number: int
     transaction_control_number: str
-    at: datetime
-
-
-class Acknowledgment(BaseModel):
-    file_name: str
-    kind: str
-    outcome: str
+    ack_999: str
+    ack_277ca: str | None
     codes: list[str]
     reasons: list[str]
     payer_claim_number: str | None
@@ -114,8 +111,7 @@ class ClaimDetail(ClaimPublic):
     diagnoses: list[str]
     lines: list[ClaimLine]
     denial: dict | None
-    files: list[FileSent]
-    acknowledgments: list[Acknowledgment]
+    submissions: list[Submission]
     payments: list[Payment]
     timeline: list[TimelineStep]
     audit: list[dict] = Field(
@@ -208,7 +204,6 @@ def router(uows: Callable[..., SqlClaimsUnitOfWork]) -> APIRouter:
             if record is None:
                 raise HTTPException(status_code=404, detail="claim not found")
             audit = await uow.claims.audit_trail(tenant, claim_id)
-            acks = await uow.claims.acknowledgments_of(tenant, claim_id)
             payments = await uow.claims.payments_of(tenant, claim_id)
             files = await uow.claims.submissions_of(tenant, claim_id)
             related = await uow.claims.of_encounter(tenant, record.encounter_id)
@@ -218,8 +213,7 @@ def router(uows: Callable[..., SqlClaimsUnitOfWork]) -> APIRouter:
             diagnoses=list(claim.diagnoses),
             lines=claim_lines(claim),
             denial=record.denial,
-            files=[FileSent.model_validate(f, from_attributes=True) for f in files],
-            acknowledgments=[Acknowledgment.model_validate(a, from_attributes=True) for a in acks],
+            submissions=[Submission.model_validate(f, from_attributes=True) for f in files],
             payments=[_payment(p) for p in payments],
             timeline=[TimelineStep.model_validate(a, from_attributes=True) for a in audit],
             audit=[
@@ -252,6 +246,8 @@ def router(uows: Callable[..., SqlClaimsUnitOfWork]) -> APIRouter:
             if record is None:
                 raise HTTPException(status_code=404, detail="claim not found")
             sent = [s.file_name for s in await uow.claims.submissions_of(tenant, claim_id)]
+            if record.submission_file and record.submission_file not in sent:
+                sent.append(record.submission_file)  # in a file not answered (or refused)
             wanted = file_name or (sent[-1] if sent else None)
             if wanted is None or wanted not in sent:
                 raise HTTPException(status_code=404, detail="the claim was not sent in a file")
