@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from claimflow_cli import coding, local
+from claimflow_cli import claims, coding, local
 from claimflow_cli import demo as demo_run
 from claimflow_cli import intake as intake_commands
 from claimflow_cli import remittance as remittance_cli
@@ -199,6 +199,7 @@ def keys_create(
 
 remittance_cli.register(app)  # era import, denials, patients, kpi
 intake_commands.register(app)
+claims.register(app)
 
 dlq_app = typer.Typer(help="Inspect and replay dead letters.")
 app.add_typer(dlq_app, name="dlq")

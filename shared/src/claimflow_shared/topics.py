@@ -53,13 +53,13 @@ CODING_QUERY_RAISED = Topic(
 )
 CLAIM_SUBMITTED = Topic(
     "claim.submitted",
-    "1.0",
+    "1.1",
     m.ClaimSubmitted,
     "An 837 claim was built, scrubbed and handed to the clearinghouse.",
 )
 CLAIM_REJECTED = Topic(
     "claim.rejected",
-    "1.0",
+    "1.1",
     m.ClaimRejected,
     "The clearinghouse (999), payer front end (277CA) or scrubber rejected the claim.",
 )
@@ -87,6 +87,25 @@ DENIAL_WORKED = Topic(
     m.DenialWorked,
     "A biller acted on a denial: correct and resubmit, appeal, write off or bill the patient.",
 )
+CLAIM_ACCEPTED = Topic(
+    "claim.accepted",
+    "1.0",
+    m.ClaimAccepted,
+    "The payer's front end (277CA) or the clearinghouse (999) accepted the claim.",
+)
+CLAIM_HELD = Topic(
+    "claim.held",
+    "1.0",
+    m.ClaimHeld,
+    "The claim waits in the held-claims queue: a failed scrubber edit or a failed send.",
+)
+CLAIM_STATE_CHANGED = Topic(
+    "claim.state-changed",
+    "1.0",
+    m.ClaimStateChanged,
+    "A claim moved for a reason no other event tells (a biller's action, a void closed, the "
+    "next payer billed), with each step's actor and reason.",
+)
 
 TOPICS: dict[str, Topic] = {
     t.event_type: t
@@ -100,6 +119,9 @@ TOPICS: dict[str, Topic] = {
         CLAIM_DENIED,
         PATIENT_BALANCE_DUE,
         DENIAL_WORKED,
+        CLAIM_ACCEPTED,
+        CLAIM_HELD,
+        CLAIM_STATE_CHANGED,
     )
 }
 TOPICS_BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS.values()}

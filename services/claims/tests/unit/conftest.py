@@ -312,3 +312,77 @@ def x12_samples() -> Path:
     if not X12_SAMPLES.is_dir():
         pytest.skip(f"public X12 samples not found at {X12_SAMPLES}")
     return X12_SAMPLES
+
+
+# --- the claims unit of work in memory, for handler tests -----------------------------------
+
+from claimflow_claims.adapters.repository import (  # noqa: E402
+    ClaimRepository,
+    FeeScheduleRepository,
+    prior_claim,
+)
+from claimflow_claims.adapters.tables import ClaimRecord  # noqa: E402
+from claimflow_claims.domain.fee_schedule import FeeScheduleBook  # noqa: E402
+from claimflow_claims.unit_of_work import ClaimsUnitOfWork  # noqa: E402
+from claimflow_shared.runtime.uow import FakeUnitOfWork  # noqa: E402
+
+
+class FakeClaimRepository(ClaimRepository):
+    def __init__(self, uow) -> None:
+        super().__init__(uow)
+        self.records: dict[str, ClaimRecord] = {}
+        self.loaded_encounters: list[set] = []
+
+    async def load_for_encounters(self, keys) -> None:
+        self.loaded_encounters.append(set(keys))
+
+    async def of_encounter(self, tenant_id, encounter_id):
+        return sorted(
+            (
+                r
+                for r in self.records.values()
+                if (r.tenant_id, r.encounter_id) == (tenant_id, encounter_id)
+            ),
+            key=lambda r: r.sequence,
+        )
+
+    async def get(self, tenant_id, claim_id):
+        record = self.records.get(claim_id)
+        return record if record is not None and record.tenant_id == tenant_id else None
+
+    async def prior_claims(self, tenant_id, patient_mrn):
+        return [
+            prior_claim(r)
+            for r in self.records.values()
+            if (r.tenant_id, r.patient_mrn) == (tenant_id, patient_mrn)
+        ]
+
+    def _store_new(self, record) -> None:
+        self.records[record.claim_id] = record
+
+    def _update(self, record) -> None:
+        self.records[record.claim_id] = record
+
+
+class FakeFeeScheduleRepository(FeeScheduleRepository):
+    def __init__(self, uow) -> None:
+        super().__init__(uow)
+        self.books: dict[str, FeeScheduleBook] = {}
+
+    def book(self, tenant_id):
+        return self.books.get(tenant_id, FeeScheduleBook(self.default()))
+
+
+class FakeClaimsUnitOfWork(FakeUnitOfWork, ClaimsUnitOfWork):
+    def __init__(self) -> None:
+        super().__init__(producer="claimflow-claims/test")
+        self.claims = FakeClaimRepository(self)
+        self.fees = FakeFeeScheduleRepository(self)
+
+    def emitted_of(self, event_type: str) -> list:
+        return [e for e in self.emitted if e.event_type == event_type]
+
+
+@pytest.fixture
+def uow() -> FakeClaimsUnitOfWork:
+    return FakeClaimsUnitOfWork()

@@ -109,7 +109,7 @@ def prior(claim, **changes):
         patient_mrn=claim.patient.mrn,
         payer_id=claim.coverage.payer.payer_id,
         billing_npi=claim.providers.billing.npi,
-        state=ClaimState.ACKNOWLEDGED,
+        state=ClaimState.ACCEPTED,
         service_dates=frozenset(line.service_date for line in claim.lines),
         procedure_codes=frozenset(line.code for line in claim.lines),
         total_charge=claim.total_charge,
@@ -140,10 +140,18 @@ def test_claims_that_are_not_the_same_services_on_file_are_not_duplicates(make, 
     assert find_duplicate_claims(claim, [prior(claim, **changes)]) == []
 
 
-def test_void_of_an_original_the_payer_has_not_adjudicated_is_an_error(make):
+def test_void_of_an_original_the_payer_does_not_have_on_file_is_an_error(make):
     claim = make.claim(frequency_code="8", original_claim_number="ICN-1")
-    [finding] = findings_of(claim, ScrubEdit.FREQUENCY, prior_claims=[prior(claim)])
+    sent = prior(claim, state=ClaimState.SUBMITTED)
+    [finding] = findings_of(claim, ScrubEdit.FREQUENCY, prior_claims=[sent])
     assert finding.field == "frequency_code"
+
+
+def test_replacing_an_original_another_replacement_took_the_place_of_is_an_error(make):
+    claim = make.claim(frequency_code="7", original_claim_number="ICN-1")
+    corrected = prior(claim, state=ClaimState.CORRECTED)
+    [finding] = findings_of(claim, ScrubEdit.FREQUENCY, prior_claims=[corrected])
+    assert finding.field == "original_claim_number" and "replacement" in finding.hint
 
 
 def test_void_of_a_paid_original_passes(make):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -400,6 +400,10 @@ class CodingQueryRaised(Contract):
 
 
 class ClaimLine(Contract):
+    """A billed service line. On an 837I, `diagnosis_pointers` are the coder's (the 837I
+    sends none) and a line billed by revenue code alone (room and board) has an empty
+    `code`: its `revenue_code` says what it is."""
+
     line_number: int = Field(ge=1, le=50)
     code_system: ProcedureCodeSystem
     code: str
@@ -408,6 +412,14 @@ class ClaimLine(Contract):
     service_date: date
     diagnosis_pointers: list[int] = Field(min_length=1, max_length=4)
     charge: Money
+    revenue_code: str | None = Field(
+        default=None, pattern=r"^[0-9]{4}$", description="Since 1.1: SV201 of an 837I line"
+    )
+    control_number: str | None = Field(
+        default=None,
+        max_length=50,
+        description="Since 1.1: REF*6R line item control number; payers echo it in the 835",
+    )
 
 
 class ClaimSubmitted(Contract):
@@ -427,6 +439,20 @@ class ClaimSubmitted(Contract):
     file_reference: str
     submitted_at: datetime
     ack_status: Literal["accepted", "accepted-with-errors", "pending"] = "pending"
+    payer_responsibility: Literal["primary", "secondary", "tertiary"] = Field(
+        default="primary", description="Since 1.1: SBR01; a secondary claim follows the primary"
+    )
+    original_claim_id: ClaimId | None = Field(
+        default=None,
+        description="Since 1.1: our claim this one replaces (7) or voids (8), or the claim of "
+        "the earlier payer a secondary claim follows",
+    )
+    original_claim_number: str | None = Field(
+        default=None, max_length=50, description="Since 1.1: REF*F8, the payer's claim number"
+    )
+    type_of_bill: str | None = Field(
+        default=None, pattern=r"^0[0-9]{2}[0-9A-Z]$", description="Since 1.1: 837I CLM05"
+    )
 
     @model_validator(mode="after")
     def _total_is_sum_of_lines(self) -> ClaimSubmitted:
@@ -436,11 +462,23 @@ class ClaimSubmitted(Contract):
 
 
 class ClaimRejected(Contract):
-    """The clearinghouse (999) or the payer front end (277CA) rejected the claim."""
+    """The clearinghouse (999) or the payer front end (277CA) rejected the claim, or the
+    scrubber held it before it left (stage `scrubber`; `claim.held` says the same with each
+    finding's edit code, field and fix hint)."""
 
     claim_id: ClaimId
     stage: Literal["999", "277CA", "scrubber"]
     reasons: list[str] = Field(min_length=1)
+    codes: list[str] = Field(
+        default_factory=list,
+        description="Since 1.1: the codes behind the reasons: 277CA STC composites "
+        "(e.g. A7:464), 999 IK5/IK3 error codes, or the scrubber's edit codes",
+    )
+    frequency_code: Literal["1", "7", "8"] | None = Field(default=None, description="Since 1.1")
+    payer_id: str | None = Field(default=None, max_length=80, description="Since 1.1")
+    file_reference: str | None = Field(
+        default=None, description="Since 1.1: the interchange the claim was rejected in"
+    )
 
 
 class RemittanceAdjustment(Contract):
@@ -625,3 +663,81 @@ class CrossoverInfo(Contract):
 
 
 RemittanceReceived.model_rebuild()
+
+
+ClaimStateName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        examples=["created", "held", "scrubbed", "submitted", "accepted", "paid", "closed"],
+        description="A state of the claims service's claim state machine",
+    ),
+]
+
+
+class ClaimAccepted(Contract):
+    """The payer's front end took the claim for adjudication (277CA A1/A2, with the payer's
+    claim number), or, when no 277CA answers, the clearinghouse's 999 accepted it."""
+
+    claim_id: ClaimId
+    claim_type: Literal["837P", "837I"]
+    frequency_code: Literal["1", "7", "8"] = "1"
+    payer: PayerRef
+    payer_claim_number: str | None = Field(default=None, max_length=50)
+    accepted_by: Literal["999", "277CA"]
+    status_codes: list[str] = Field(default_factory=list, examples=[["A2:20"]])
+    interchange_control_number: str = Field(pattern=r"^[0-9]{9}$")
+    file_reference: str
+    accepted_at: datetime
+
+
+class EditFinding(Contract):
+    """One failed scrubber edit, as a biller reads it in the held-claims queue."""
+
+    edit: str = Field(min_length=1, max_length=40, examples=["ncci-ptp", "mue", "npi"])
+    field: str = Field(max_length=120, description="Where on the claim, e.g. lines[1].units")
+    message: str = Field(max_length=500)
+    hint: str = Field(default="", max_length=500, description="How to fix it")
+    severity: Literal["error", "warning"] = "error"
+
+
+class ClaimHeld(Contract):
+    """A claim waits in the held-claims work queue: the scrubber found an edit it fails, or
+    the claim could not be sent (unwritable, interchange refused). A biller corrects, voids
+    or releases it; a corrected claim is scrubbed again."""
+
+    claim_id: ClaimId
+    claim_type: Literal["837P", "837I"]
+    frequency_code: Literal["1", "7", "8"] = "1"
+    payer: PayerRef
+    total_charge: Money
+    stage: Literal["scrubber", "submission"]
+    reasons: list[str] = Field(min_length=1)
+    findings: list[EditFinding] = Field(default_factory=list)
+
+
+class ClaimTransition(Contract):
+    """One step of a claim through the state machine: who moved it, when and why."""
+
+    from_state: ClaimStateName | None = None
+    to_state: ClaimStateName
+    event: str = Field(min_length=1, max_length=40, examples=["scrub_passed", "remittance_paid"])
+    actor: str = Field(min_length=1, max_length=128)
+    reason: str | None = Field(default=None, max_length=500)
+    at: datetime
+
+
+class ClaimStateChanged(Contract):
+    """A claim moved through the state machine for a reason no other event tells: a
+    biller's correction, void, release, appeal or write-off, a void closed by the payer's
+    reversal, the next payer billed. `transitions` lists those steps in order. Steps that
+    `claim.held`, `claim.submitted`, `claim.accepted`, `claim.rejected` or the payer's
+    `remittance.received` / `claim.denied` announce are not repeated here; every step is
+    on the claim's timeline in the claims API."""
+
+    claim_id: ClaimId
+    claim_type: Literal["837P", "837I"]
+    frequency_code: Literal["1", "7", "8"] = "1"
+    state: ClaimStateName
+    transitions: list[ClaimTransition] = Field(min_length=1)

@@ -62,3 +62,12 @@ class HttpClearinghouse:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def clearinghouse_from(settings) -> Clearinghouse:  # type: ignore[no-untyped-def]
+    """The clearinghouse port the settings choose: `http` or `file-drop`."""
+    if settings.clearinghouse == "file-drop":
+        from claimflow_claims.adapters.filedrop import FileDropClearinghouse
+
+        return FileDropClearinghouse(settings.clearinghouse_outbox, settings.clearinghouse_inbox)
+    return HttpClearinghouse(settings.clearinghouse_url)

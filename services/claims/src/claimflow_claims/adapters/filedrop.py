@@ -14,13 +14,14 @@ import os
 import re
 from pathlib import Path
 
-from claimflow_claims.adapters.clearinghouse import SubmissionReceipt
+from claimflow_claims.adapters.clearinghouse import ClearinghouseAway, SubmissionReceipt
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 
 
-class AcknowledgmentPending(RuntimeError):
-    """The 837 is in the outbox but the clearinghouse has not answered yet."""
+class AcknowledgmentPending(ClearinghouseAway):
+    """The 837 is in the outbox but the clearinghouse has not answered yet: ask again later
+    (the submitter sends the same bytes, which finds the file already dropped)."""
 
 
 class FileDropClearinghouse:

@@ -214,10 +214,27 @@ class ClaimAcknowledgment:
     events: tuple[ClaimEvent, ...]  # applied after SUBMITTED, in order
     reasons: tuple[str, ...] = ()
     rejected_by: str | None = None  # "999" or "277CA"
+    codes: tuple[str, ...] = ()  # STC composites or 999 error codes behind the verdict
+    payer_claim_number: str | None = None  # 277CA REF*1K
 
     @property
     def submitted(self) -> bool:
         return self.rejected_by is None
+
+    @property
+    def accepted_by(self) -> str | None:
+        """Who accepted the claim for adjudication: the 277CA, else none yet."""
+        if ClaimEvent.ACK_277CA_ACCEPTED in self.events:
+            return "277CA"
+        return None
+
+
+def _codes_999(verdict: TransactionSetAck | None) -> tuple[str, ...]:
+    if verdict is None:
+        return ()
+    return tuple(verdict.error_codes) + tuple(
+        f"{e.segment_id}:{e.error_code}" for e in verdict.segment_errors
+    )
 
 
 def acknowledge_claims(
@@ -229,6 +246,8 @@ def acknowledge_claims(
     statuses_277ca: Iterable[ClaimStatus] = (),
     already_held: Iterable[str] = (),
 ) -> dict[str, ClaimAcknowledgment]:
+    """What the 999 (for our transaction set GS06/ST02) and the 277CA say about each claim
+    of that transaction set, as the events each claim goes through."""
     verdict = ack_999.for_transaction(
         group_control_number=group_control_number, control_number=transaction_control_number
     )
@@ -236,6 +255,7 @@ def acknowledge_claims(
     held = set(already_held)
     outcomes: dict[str, ClaimAcknowledgment] = {}
     for claim_id in claim_ids:
+        status = front_end.get(claim_id)
         if claim_id in held:
             # A resubmission after a crash: the clearinghouse took this claim the first time,
             # and its duplicate check answers with the original 999 (not our ST).
@@ -246,23 +266,29 @@ def acknowledge_claims(
         elif verdict is None or not verdict.accepted:
             reasons = verdict.reasons() if verdict else ["999 did not acknowledge our ST"]
             outcomes[claim_id] = ClaimAcknowledgment(
-                (ClaimEvent.ACK_999_REJECTED,), tuple(reasons or ["999 rejected"]), "999"
+                (ClaimEvent.ACK_999_REJECTED,),
+                tuple(reasons or ["999 rejected"]),
+                "999",
+                _codes_999(verdict),
             )
-        elif (status := front_end.get(claim_id)) is None or (
-            status.outcome is ClaimOutcome.PENDING
-        ):
+        elif status is None or status.outcome is ClaimOutcome.PENDING:
             outcomes[claim_id] = ClaimAcknowledgment(
-                (ClaimEvent.ACK_999_ACCEPTED,), (f"999 {verdict.status.value}",)
+                (ClaimEvent.ACK_999_ACCEPTED,),
+                (f"999 {verdict.status.value}",),
+                codes=tuple(str(c) for c in status.status_codes) if status else (),
             )
         elif status.outcome is ClaimOutcome.REJECTED:
             outcomes[claim_id] = ClaimAcknowledgment(
                 (ClaimEvent.ACK_999_ACCEPTED, ClaimEvent.ACK_277CA_REJECTED),
                 tuple(status.reasons() or ["277CA rejected"]),
                 "277CA",
+                tuple(str(c) for c in status.status_codes),
             )
         else:
             outcomes[claim_id] = ClaimAcknowledgment(
                 (ClaimEvent.ACK_999_ACCEPTED, ClaimEvent.ACK_277CA_ACCEPTED),
-                ("999 accepted", "277CA accepted"),
+                ("999 accepted", *status.reasons()),
+                codes=tuple(str(c) for c in status.status_codes),
+                payer_claim_number=status.payer_claim_number,
             )
     return outcomes

@@ -116,17 +116,24 @@ def choose_claim_type(
     place_of_service: str,
     billing_taxonomy: str | None = None,
     billing_is_facility: bool | None = None,
+    billing_npi: str | None = None,
+    facility_npi: str | None = None,
 ) -> ClaimType:
     """837I when a facility bills; 837P when a practitioner or group does.
 
     `billing_is_facility` (from the tenant's provider registry) wins; else the billing
-    provider's NUCC taxonomy decides; with neither, an inpatient or emergency encounter in a
-    hospital place of service (21, 22, 19, 23) is taken as the hospital's own claim.
+    provider's NUCC taxonomy decides; else the facility where care was given: when it is
+    the billing provider itself (same NPI) the facility bills its own charges, when it is
+    another NPI a practitioner bills for care given there. With none of these, an inpatient
+    or emergency encounter in a hospital place of service (21, 22, 19, 23) is taken as the
+    hospital's own claim.
     """
     if billing_is_facility is not None:
         return "837I" if billing_is_facility else "837P"
     if billing_taxonomy:
         return "837I" if billing_taxonomy.upper() in institutional_taxonomies() else "837P"
+    if facility_npi and billing_npi:
+        return "837I" if facility_npi == billing_npi else "837P"
     hospital_stay = encounter_class in {EncounterClass.INPATIENT, EncounterClass.EMERGENCY}
     return "837I" if hospital_stay and place_of_service in FACILITY_PLACES_OF_SERVICE else "837P"
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from claimflow_claims.domain.fee_schedule import FeeSchedule
+from claimflow_claims.domain.fee_schedule import FeeSchedule, UnpricedProcedure
 from claimflow_claims.domain.institutional import (
     ACCOMMODATION_REVENUE_CODE,
     ClaimType,
@@ -172,11 +172,23 @@ def price_service_line(
     pointers: list[int],
     fee_schedule: FeeSchedule,
     revenue_code: str | None = None,
+    unpriced_as_zero: bool = False,
 ) -> ServiceLine:
-    """A coded service line with its charge from the fee schedule."""
-    charge = fee_schedule.price_line(
-        code_system=line.code_system, code=line.code, modifiers=line.modifiers, units=line.units
-    )
+    """A coded service line with its charge from the fee schedule in force on its date.
+    An unpriced code raises `UnpricedProcedure`, or is charged 0.00 when `unpriced_as_zero`
+    (the scrubber's charges edit then holds the claim, naming the line)."""
+    try:
+        charge = fee_schedule.price_line(
+            code_system=line.code_system,
+            code=line.code,
+            modifiers=line.modifiers,
+            units=line.units,
+            on=line.service_date,
+        )
+    except UnpricedProcedure:
+        if not unpriced_as_zero:
+            raise
+        charge = money(0)
     return ServiceLine(
         line_number=line_number,
         code_system=line.code_system,
@@ -205,6 +217,7 @@ def build_claim(
     other_payers: tuple[OtherPayer, ...] = (),
     frequency_code: FrequencyCode = "1",
     original_claim_number: str | None = None,
+    unpriced_as_zero: bool = False,
 ) -> Claim:
     """Build a claim for a coded encounter, priced line by line.
 
@@ -224,12 +237,12 @@ def build_claim(
         price_service_line(
             line,
             line_number=number,
-            # Institutional lines carry no diagnosis pointers: the claim's codes cover all.
-            pointers=[]
-            if institutional_claim
-            else [position_of.get(p, p) for p in line.diagnosis_pointers],
+            # The 837I sends no pointers (the claim's codes cover every line); the coder's
+            # stay on the line for the medical-necessity edit and the event.
+            pointers=[position_of.get(p, p) for p in line.diagnosis_pointers],
             fee_schedule=fee_schedule,
             revenue_code=revenue_code_for(line.code) if institutional_claim else None,
+            unpriced_as_zero=unpriced_as_zero,
         )
         for number, line in enumerate(coded_lines, start=1)
     ]
@@ -271,7 +284,7 @@ def accommodation_line(
     """Room and board for an inpatient stay: one unit per night (the discharge day is not
     billed, a same-day stay counts one day), priced per day."""
     days = max(1, (discharged_on - admitted_on).days)
-    rate = fee_schedule.revenue_code_price(ACCOMMODATION_REVENUE_CODE)
+    rate = fee_schedule.revenue_code_price(ACCOMMODATION_REVENUE_CODE, on=admitted_on)
     return ServiceLine(
         line_number=line_number,
         revenue_code=ACCOMMODATION_REVENUE_CODE,

@@ -60,6 +60,12 @@ class AgeSexEdit:
 class PayerRules:
     timely_filing_days: int | None = None
     severities: Mapping[str, str] = field(default_factory=dict)  # edit code -> error/warning/off
+    # SBR09 / 2320 SBR09: CI commercial, MB Medicare part B, MC Medicaid, BL Blue Cross, ...
+    claim_filing_indicator: str = "CI"
+    # The payer forwards its claims to the later payer named in 2320 (a crossover agreement,
+    # as Medicare has with supplemental carriers): we then name later payers on its claims
+    # and never bill them ourselves.
+    crossover: bool = False
 
 
 def _cms_rows(text: str, first_header: str, what: str) -> Iterator[tuple[int, dict[str, str]]]:
@@ -189,7 +195,19 @@ def load_payer_rules(rules_path: Path, overrides_path: Path) -> dict[str, PayerR
         days = row["timely_filing_days"]
         if days and not days.isdigit():
             raise RuleTableError(f"{rules_path.name} row {number}: days must be a whole number")
-        payers[row["payer_id"]] = PayerRules(timely_filing_days=int(days) if days else None)
+        indicator = (row.get("claim_filing_indicator") or "CI").upper()
+        if not (len(indicator) == 2 and indicator.isalnum()):
+            raise RuleTableError(
+                f"{rules_path.name} row {number}: claim_filing_indicator must be 2 characters"
+            )
+        crossover = (row.get("crossover") or "N").upper()
+        if crossover not in {"Y", "N"}:
+            raise RuleTableError(f"{rules_path.name} row {number}: crossover must be Y or N")
+        payers[row["payer_id"]] = PayerRules(
+            timely_filing_days=int(days) if days else None,
+            claim_filing_indicator=indicator,
+            crossover=crossover == "Y",
+        )
     for number, row in enumerate(
         read_rule_table(overrides_path, columns=("payer_id", "edit", "severity")), start=2
     ):

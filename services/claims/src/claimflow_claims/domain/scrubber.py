@@ -32,7 +32,7 @@ from claimflow_claims.domain.scrub_tables import (
     parse_mue,
     parse_ncci_ptp,
 )
-from claimflow_claims.domain.states import ClaimState
+from claimflow_claims.domain.states import ON_FILE, ClaimState
 from claimflow_claims.domain.tables import DATA_DIR
 from claimflow_shared.codes import ProcedureCodeSystem, money, npi_check_digit
 
@@ -372,14 +372,12 @@ def check_original_claim(claim: Claim, ctx: ScrubContext) -> Iterator[ScrubFindi
         )
 
 
-_ADJUDICATED = frozenset(
-    {ClaimState.PAID, ClaimState.PARTIALLY_PAID, ClaimState.DENIED, ClaimState.APPEALED}
-)
+_HISTORY = frozenset({ClaimState.VOIDED, ClaimState.CORRECTED})
 
 
 def check_frequency(claim: Claim, ctx: ScrubContext) -> Iterator[ScrubFinding]:
-    """A void (8) or replacement (7) refers to an original the payer adjudicated; an
-    original (1) must not be sent again for a claim the payer already has."""
+    """A void (8) or replacement (7) refers to a claim the payer has on file and that no
+    earlier void or replacement has taken its place."""
     if claim.frequency_code not in {"7", "8"} or not claim.original_claim_number:
         return
     originals = [
@@ -396,12 +394,13 @@ def check_frequency(claim: Claim, ctx: ScrubContext) -> Iterator[ScrubFinding]:
                 hint="check the number against the original claim's 835",
             )
         return
-    if claim.frequency_code == "8" and not any(p.state in _ADJUDICATED for p in originals):
+    if not any(p.state in ON_FILE or p.state in _HISTORY for p in originals):
         yield ScrubFinding(
             ScrubEdit.FREQUENCY,
             "frequency_code",
-            "a void (frequency 8) needs an original the payer has adjudicated",
-            hint="wait for the original's 835, or fix and resend a rejected original as new",
+            f"a frequency {claim.frequency_code} claim needs an original the payer has on "
+            "file (accepted or adjudicated)",
+            hint="wait for the original's 277CA or 835, or fix and resend a rejected original",
         )
     if any(p.state is ClaimState.VOIDED for p in originals):
         yield ScrubFinding(
@@ -409,6 +408,13 @@ def check_frequency(claim: Claim, ctx: ScrubContext) -> Iterator[ScrubFinding]:
             "frequency_code",
             "the original claim was already voided",
             hint="send a new original claim (frequency 1) instead",
+        )
+    elif any(p.state is ClaimState.CORRECTED for p in originals):
+        yield ScrubFinding(
+            ScrubEdit.FREQUENCY,
+            "original_claim_number",
+            "a replacement already took the original claim's place",
+            hint="correct or void the replacement, under its own payer claim number",
         )
 
 
@@ -625,7 +631,7 @@ def check_duplicate_lines(claim: Claim, ctx: ScrubContext) -> Iterator[ScrubFind
             seen[key] = index
 
 
-_NOT_ON_FILE = frozenset({ClaimState.VOIDED, ClaimState.REJECTED, ClaimState.REPLACED})
+_NOT_ON_FILE = frozenset({ClaimState.VOIDED, ClaimState.REJECTED, ClaimState.CORRECTED})
 
 
 def find_duplicate_claims(claim: Claim, prior_claims: Iterable[PriorClaim]) -> list[PriorClaim]:
@@ -643,7 +649,10 @@ def find_duplicate_claims(claim: Claim, prior_claims: Iterable[PriorClaim]) -> l
         and prior.billing_npi == claim.providers.billing.npi
         and prior.service_dates & dates
         and prior.procedure_codes & codes
-        and prior.payer_claim_number != claim.original_claim_number
+        # The claim a replacement or void names is its original, not a duplicate of it.
+        and not (
+            claim.original_claim_number and prior.payer_claim_number == claim.original_claim_number
+        )
     ]
 
 
@@ -664,11 +673,14 @@ def check_duplicate_claims(claim: Claim, ctx: ScrubContext) -> Iterator[ScrubFin
 def check_charges(claim: Claim, ctx: ScrubContext) -> Iterator[ScrubFinding]:
     for index, line in enumerate(claim.lines):
         if line.charge <= 0:
+            code = line.code or line.revenue_code
             yield ScrubFinding(
                 ScrubEdit.CHARGES,
                 f"lines[{index}].charge",
-                f"line {line.line_number} has charge {line.charge}; charges must be positive",
-                hint="price the line from the fee schedule",
+                f"line {line.line_number} ({code}) has no charge: the fee schedule has no "
+                "price for it",
+                hint=f"add {code} to the tenant's or the payer's fee schedule (claimflow fees "
+                "import), then correct the claim to price it again",
             )
     total = money(sum((line.charge for line in claim.lines), start=money(0)))
     if total != claim.total_charge:

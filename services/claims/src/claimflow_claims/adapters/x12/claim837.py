@@ -109,8 +109,10 @@ def write_transactions(
     claim_type: str,
     claim_loops: Callable[[Claim], Segments],
     line_breaks: bool,
+    first_transaction_number: int = 1,
 ) -> str:
-    """One interchange: one transaction set per 5000 claims, 2000A per billing provider."""
+    """One interchange: one transaction set per 5000 claims (ST02 counting up from
+    `first_transaction_number`), 2000A per billing provider."""
     if not claims:
         raise ValueError(f"an {claim_type} interchange needs at least one claim")
     if envelope.functional_id != FUNCTIONAL_ID or envelope.version != guide:
@@ -124,14 +126,14 @@ def write_transactions(
     transactions = [
         _transaction(
             claims[start : start + MAX_CLAIMS_PER_TRANSACTION],
-            x12.transaction_control_number(number),
+            x12.transaction_control_number(first_transaction_number + index),
             envelope=envelope,
             submitter=submitter,
             receiver=receiver,
             guide=guide,
             claim_loops=claim_loops,
         )
-        for number, start in enumerate(range(0, len(claims), MAX_CLAIMS_PER_TRANSACTION), start=1)
+        for index, start in enumerate(range(0, len(claims), MAX_CLAIMS_PER_TRANSACTION))
     ]
     return x12.write_interchange(envelope, transactions, line_breaks=line_breaks)
 
@@ -408,6 +410,11 @@ def line_adjudications(
             if payment.remaining_patient_liability is not None:
                 segments.append(["AMT", "EAF", x12.amount(payment.remaining_patient_liability)])
     return segments
+
+
+def line_control_number(line: ServiceLine) -> SegmentElements:
+    """REF*6R: our line number, which the payer echoes on the 835 line that pays it."""
+    return ["REF", "6R", str(line.line_number)]
 
 
 def procedure(line: ServiceLine) -> Composite:

@@ -11,6 +11,7 @@ from claimflow_claims.adapters.x12.claim837 import (
     UnwritableClaim,
     chunks,
     line_adjudications,
+    line_control_number,
     name,
     nm1,
     other_payers,
@@ -37,6 +38,7 @@ def write_837i(
     submitter: Submitter,
     receiver: Receiver,
     line_breaks: bool = True,
+    first_transaction_number: int = 1,
 ) -> str:
     """One interchange holding institutional `claims`, one 2000A loop per billing provider."""
     return write_transactions(
@@ -48,6 +50,7 @@ def write_837i(
         claim_type="837I",
         claim_loops=_claim,
         line_breaks=line_breaks,
+        first_transaction_number=first_transaction_number,
     )
 
 
@@ -186,6 +189,7 @@ def _service_line(claim: Claim, line: ServiceLine, number: int) -> Segments:
     # Service dates are required on outpatient lines; inpatient lines may carry them too.
     if line.service_date is not None:
         segments.append(["DTP", "472", "D8", x12.d8(line.service_date)])
+    segments.append(line_control_number(line))
     return segments + line_adjudications(claim, line, _svd)
 
 

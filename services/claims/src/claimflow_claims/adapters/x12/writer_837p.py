@@ -11,6 +11,7 @@ from claimflow_claims.adapters.x12.claim837 import (
     Submitter,
     UnwritableClaim,
     line_adjudications,
+    line_control_number,
     name,
     nm1,
     other_payers,
@@ -43,6 +44,7 @@ def write_837p(
     submitter: Submitter,
     receiver: Receiver,
     line_breaks: bool = True,
+    first_transaction_number: int = 1,
 ) -> str:
     """One interchange holding `claims`, grouped under one 2000A loop per billing provider."""
     return write_transactions(
@@ -54,6 +56,7 @@ def write_837p(
         claim_type="837P",
         claim_loops=_claim,
         line_breaks=line_breaks,
+        first_transaction_number=first_transaction_number,
     )
 
 
@@ -119,6 +122,7 @@ def _claim(claim: Claim) -> Segments:
                 Composite(*(str(p) for p in line.diagnosis_pointers)),
             ],
             ["DTP", "472", "D8", x12.d8(line.service_date)],
+            line_control_number(line),
             *line_adjudications(claim, line, _svd),
         ]
     return segments
