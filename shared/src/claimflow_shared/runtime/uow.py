@@ -21,7 +21,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from claimflow_shared.events.envelope import EventEnvelope, new_event
-from claimflow_shared.runtime.db import Database
+from claimflow_shared.runtime.db import Database, among
 from claimflow_shared.runtime.tables import InboxMessage, OutboxMessage, TimelineEntry, utcnow
 from claimflow_shared.topics import TOPICS, Topic, message_key
 
@@ -248,7 +248,8 @@ class SqlUnitOfWork(UnitOfWork):
             return set()
         result = await self.session.execute(
             select(InboxMessage.event_id).where(
-                InboxMessage.consumer == consumer, InboxMessage.event_id.in_(ids)
+                InboxMessage.consumer == consumer,
+                among(self.session, InboxMessage.event_id, ids),
             )
         )
         return set(result.scalars().all())

@@ -13,7 +13,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
-from sqlalchemy import ARRAY, any_, bindparam, delete, func, inspect, select, update
+from sqlalchemy import delete, func, inspect, select, update
 from sqlalchemy.orm import defer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,6 +33,7 @@ from claimflow_claims.domain.model import Claim
 from claimflow_claims.domain.scrubber import PriorClaim
 from claimflow_claims.domain.states import ClaimEvent, ClaimState, advance
 from claimflow_shared.events.models import ClaimTransition
+from claimflow_shared.runtime.db import among
 from claimflow_shared.runtime.uow import UnitOfWork
 
 EncounterKey = tuple[str, str]
@@ -49,16 +50,6 @@ class StagedClaim(SimpleNamespace):
     which matters on the hot path of every coded encounter."""
 
     id: int | None = None
-
-
-def among(session: AsyncSession, column: Any, values: Iterable[Any]) -> Any:
-    """`column IN values`. On PostgreSQL as `column = ANY($1)` with one array parameter, so
-    the statement text (and asyncpg's prepared statement) is the same for every batch
-    instead of one new statement to prepare per number of values."""
-    values = list(values)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
 
 
 def prior_claim(record: ClaimRecord) -> PriorClaim:
