@@ -52,7 +52,8 @@ def _schemathesis(
 
 
 def _only_tool_errors(output: str) -> bool:
-    errors = output.split("Errors:", 1)[1].split("Test cases:", 1)[0] if "Errors:" in output else ""
+    errors = output.split("Errors:", 1)[1] if "Errors:" in output else ""
+    errors = errors.split("Test cases:", 1)[0].split("Warnings:", 1)[0]
     kinds = [line.strip() for line in errors.splitlines() if line.strip()]
     return bool(kinds) and all("Runtime Error" in kind for kind in kinds)
 

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from claimflow_cli.synthetic import encounter
 from claimflow_shared.topics import ENCOUNTER_DOCUMENTED
-from tests.conftest import POISON_PREFIX
+from tests.stacks import POISON_PREFIX
 from tests.support import (
     get_json,
     metric,

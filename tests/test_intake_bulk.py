@@ -24,9 +24,23 @@ from tests.intake_support import (
     set_up_tenant,
     vm_kib,
 )
+from tests.stacks import own_infrastructure, running_stack
 from tests.support import new_tenant, wait_for
 
 pytestmark = pytest.mark.infra
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """Intake alone, on a broker and database of its own: the 120,000 encounters published
+    here would otherwise keep the shared stack's later stages busy for many minutes, and the
+    tests after this module waiting behind them."""
+    with (
+        own_infrastructure() as infra,
+        running_stack(infra, tmp_path_factory.mktemp("bulk-stack"), ["intake"]) as stack,
+    ):
+        yield stack
+
 
 MIB = 1024
 
@@ -87,8 +101,11 @@ async def _job(client, tenant: str, job_id: str) -> dict:
 
 
 async def _keys_since(bootstrap: str, start: Offsets, tenant: str) -> Counter[str]:
-    """How many events each encounter of the tenant has since `start` (by message key,
-    `tenant:encounter`, without decoding the events)."""
+    """How many distinct events each encounter of the tenant has since `start` (by message key,
+    `tenant:encounter`, and the event id header, without decoding the events). The relay
+    delivers at least once: a record sent again after a crash carries the same event id, which
+    every consumer's inbox drops; a second event id for one encounter would be a real
+    duplicate."""
     prefix = f"{tenant}:".encode()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -98,11 +115,15 @@ async def _keys_since(bootstrap: str, start: Offsets, tenant: str) -> Counter[st
         for tp, offset in start.items():
             consumer.seek(tp, offset)
         ends = await consumer.end_offsets(tps)
-        keys: Counter[str] = Counter()
+        seen: set[tuple[str, bytes]] = set()
         while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             for records in (await consumer.getmany(timeout_ms=1000, max_records=20_000)).values():
-                keys.update(r.key.decode() for r in records if r.key and r.key.startswith(prefix))
-        return keys
+                seen.update(
+                    (r.key.decode(), dict(r.headers).get("event_id", b""))
+                    for r in records
+                    if r.key and r.key.startswith(prefix)
+                )
+        return Counter(key for key, _ in seen)
     finally:
         await consumer.stop()
 

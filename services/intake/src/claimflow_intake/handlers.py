@@ -376,13 +376,15 @@ def _problem_body(problem: Problem) -> dict[str, str]:
 
 async def load_encounters(*, uow: IntakeUnitOfWork, events: Sequence[EventEnvelope]) -> None:
     """One lookup for a whole batch of other stages' events."""
-    await uow.encounters.load((e.tenant_id, e.encounter_id) for e in events)
+    await uow.encounters.load(((e.tenant_id, e.encounter_id) for e in events), for_update=True)
 
 
 async def _learn(
     uow: IntakeUnitOfWork, event: EventEnvelope, status: CycleStatus, claim_id: str | None = None
 ) -> None:
-    row = await uow.encounters.get(event.tenant_id, event.encounter_id)
+    key = (event.tenant_id, event.encounter_id)
+    await uow.encounters.load([key], for_update=True)  # already done for a whole batch
+    row = await uow.encounters.get(*key)
     if row is None:
         return  # not a document intake accepted (another installation's, or a test's)
     current = CycleState(CycleStatus(row.status), row.status_at, row.claim_id)

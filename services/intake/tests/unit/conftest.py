@@ -63,7 +63,7 @@ class FakeEncounterRepository(EncounterRepository):
             None,
         )
 
-    async def load(self, keys: Iterable[EncounterKey]) -> None:
+    async def load(self, keys: Iterable[EncounterKey], *, for_update: bool = False) -> None:
         pass
 
     async def list(self, tenant_id: str, *, after_id: int, limit: int) -> list[AcceptedEncounter]:

@@ -66,8 +66,10 @@ class EncounterRepository:
     def changed(self, encounter: AcceptedEncounter) -> None:
         """An encounter read from this repository was changed."""
 
-    async def load(self, keys: Iterable[EncounterKey]) -> None:
-        """Look up many encounters at once, for `get` to answer from."""
+    async def load(self, keys: Iterable[EncounterKey], *, for_update: bool = False) -> None:
+        """Look up many encounters at once, for `get` to answer from; `for_update` also locks
+        them until the unit of work ends (a stage's events arrive on several partitions at
+        once, and two batches must not both read a status and overwrite each other's)."""
 
     async def get(self, tenant_id: str, encounter_id: str) -> AcceptedEncounter | None:
         raise NotImplementedError
@@ -106,15 +108,17 @@ class SqlEncounterRepository(EncounterRepository):
     def changed(self, encounter: AcceptedEncounter) -> None:
         self.session.add(encounter)
 
-    async def load(self, keys: Iterable[EncounterKey]) -> None:
+    async def load(self, keys: Iterable[EncounterKey], *, for_update: bool = False) -> None:
         wanted = set(keys) - set(self._by_id)
         if not wanted:
             return
-        rows = await self.session.execute(
-            select(AcceptedEncounter).where(
-                AcceptedEncounter.encounter_id.in_({encounter for _, encounter in wanted})
-            )
+        query = select(AcceptedEncounter).where(
+            AcceptedEncounter.encounter_id.in_({encounter for _, encounter in wanted})
         )
+        if for_update:
+            # One lock order for every batch, so two batches wait rather than deadlock.
+            query = query.order_by(AcceptedEncounter.encounter_id).with_for_update()
+        rows = await self.session.execute(query)
         found = {(r.tenant_id, r.encounter_id): r for r in rows.scalars()}
         self._by_id |= {key: found.get(key) for key in wanted}
 

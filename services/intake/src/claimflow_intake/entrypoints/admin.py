@@ -37,6 +37,7 @@ from claimflow_intake.master_data import (
     set_tenant,
 )
 from claimflow_intake.unit_of_work import SqlIntakeUnitOfWork
+from claimflow_shared.runtime.http import AfterId
 from claimflow_shared.runtime.tenancy import PrincipalDep, TenantDep
 from claimflow_shared.runtime.uow import UnitsOfWork
 
@@ -265,7 +266,7 @@ def router(uows: UnitsOfWork[SqlIntakeUnitOfWork]) -> APIRouter:
     @api.get("/tenant/audit", response_model=list[AuditOut])
     async def get_audit(
         tenant: TenantDep,
-        after_id: Annotated[int, Query(ge=0)] = 0,
+        after_id: AfterId = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[AuditOut]:
         """Every change to the tenant's master data: who, when, what it was and became."""

@@ -43,6 +43,7 @@ from claimflow_intake.handlers import (
 from claimflow_intake.settings import Settings
 from claimflow_intake.unit_of_work import SqlIntakeUnitOfWork
 from claimflow_shared.events import EncounterDocumented
+from claimflow_shared.runtime.http import AfterId
 from claimflow_shared.runtime.tenancy import PrincipalDep, TenantDep
 from claimflow_shared.runtime.uow import UnitsOfWork
 
@@ -356,7 +357,7 @@ def router(
     @api.get("/encounters", response_model=list[EncounterRow], tags=["encounters"])
     async def list_encounters(
         tenant: TenantDep,
-        after_id: Annotated[int, Query(ge=0)] = 0,
+        after_id: AfterId = 0,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 100_000,
     ) -> list[dict[str, Any]]:
         """Accepted encounters of the calling tenant, for reconciliation."""
@@ -510,7 +511,9 @@ def router(
         status: Annotated[
             Literal["accepted", "duplicate", "amended", "rejected"] | None, Query()
         ] = None,
-        after: Annotated[int, Query(ge=0, description="ordinal to continue after")] = 0,
+        after: Annotated[
+            int, Query(ge=0, le=2**31 - 1, description="ordinal to continue after")
+        ] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> list[BulkResultOut]:
         """Each record's result in file order: position (line, or rows), document id, status,
