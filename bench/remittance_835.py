@@ -21,7 +21,8 @@ import pyx12.error_handler
 import pyx12.params
 import pyx12.x12context
 
-from claimflow_remittance.domain.era import file_policy, read_835_file
+from claimflow_remittance.domain.era_reader import read_835_file
+from claimflow_remittance.domain.problems import file_policy
 from claimflow_shared.x12 import Composite, Envelope, amount, write_interchange
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "x12-samples" / "835"

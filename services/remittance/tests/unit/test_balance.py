@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from claimflow_remittance.domain.balance import check_balance
-from claimflow_remittance.domain.era import read_835
+from claimflow_remittance.domain.era_reader import read_835
 
 BALANCED_SAMPLES = [
     "k835-blue_cross_nc_sample.txt",

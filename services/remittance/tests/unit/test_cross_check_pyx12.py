@@ -11,7 +11,8 @@ import pyx12.error_handler
 import pyx12.params
 import pyx12.x12context
 
-from claimflow_remittance.domain.era import Remittance, read_835_file
+from claimflow_remittance.domain.era_model import Remittance
+from claimflow_remittance.domain.era_reader import read_835_file
 
 from .test_read_835 import SAMPLE_NAMES
 

@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from claimflow_remittance.domain.crossover import secondary_claim_needed
-from claimflow_remittance.domain.era import read_835
+from claimflow_remittance.domain.era_reader import read_835
 
 
 def first_claim(era, *body, total="80.00"):

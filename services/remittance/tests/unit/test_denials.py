@@ -18,7 +18,7 @@ from claimflow_remittance.domain.denials import (
     plain_reasons,
     primary_denial_reason,
 )
-from claimflow_remittance.domain.era import Adjustment
+from claimflow_remittance.domain.era_model import Adjustment
 
 REQUIRED_CARCS = (
     "1 2 3 4 5 11 16 18 22 23 26 27 29 31 45 50 96 97 109 119 146 167 181 182 197 204 242 252"

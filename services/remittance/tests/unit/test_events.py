@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from claimflow_remittance.domain.denials import categorize_denial
-from claimflow_remittance.domain.era import read_835
+from claimflow_remittance.domain.era_reader import read_835
 from claimflow_remittance.domain.events import (
     adjustment_group,
     claim_denied_payload,

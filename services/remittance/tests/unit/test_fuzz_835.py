@@ -6,7 +6,8 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claimflow_remittance.domain.era import Remittance, read_835_file
+from claimflow_remittance.domain.era_model import Remittance
+from claimflow_remittance.domain.era_reader import read_835_file
 from claimflow_shared.x12 import X12Error
 
 from .test_read_835 import SAMPLE_NAMES

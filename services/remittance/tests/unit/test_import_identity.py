@@ -1,4 +1,4 @@
-from claimflow_remittance.domain.era import read_835_file
+from claimflow_remittance.domain.era_reader import read_835_file
 from claimflow_remittance.domain.import_identity import (
     PaymentKey,
     content_sha256,

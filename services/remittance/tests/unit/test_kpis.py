@@ -276,7 +276,7 @@ def test_report_table_and_chart_show_the_figures(batch):
 def test_spine_events_become_kpi_facts(era):
     from types import SimpleNamespace
 
-    from claimflow_remittance.domain.era import read_835
+    from claimflow_remittance.domain.era_reader import read_835
     from claimflow_remittance.domain.events import remittance_received_payload
     from claimflow_remittance.domain.kpis import kpi_fact
     from claimflow_remittance.domain.posting import post_claim_payment

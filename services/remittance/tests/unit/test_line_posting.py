@@ -1,7 +1,8 @@
 from datetime import date
 from decimal import Decimal
 
-from claimflow_remittance.domain.era import Adjustment, read_835
+from claimflow_remittance.domain.era_model import Adjustment
+from claimflow_remittance.domain.era_reader import read_835
 from claimflow_remittance.domain.line_posting import post_service_lines, total_adjustments
 from claimflow_remittance.domain.matching import SubmittedClaim, SubmittedLine
 

@@ -2,7 +2,7 @@ from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
 
-from claimflow_remittance.domain.era import read_835
+from claimflow_remittance.domain.era_reader import read_835
 from claimflow_remittance.domain.matching import (
     ClaimIndex,
     ClaimMatch,

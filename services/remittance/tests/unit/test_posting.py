@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from claimflow_remittance.domain.era import read_835
+from claimflow_remittance.domain.era_reader import read_835
 from claimflow_remittance.domain.posting import post_claim_payment
 
 

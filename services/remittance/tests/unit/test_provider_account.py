@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from claimflow_remittance.domain.era import read_835
+from claimflow_remittance.domain.era_reader import read_835
 from claimflow_remittance.domain.provider_account import (
     balance_by_kind,
     plb_reason,

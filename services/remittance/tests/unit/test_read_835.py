@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from claimflow_remittance.domain.era import Adjustment, Procedure, read_835, read_835_file
+from claimflow_remittance.domain.era_model import Adjustment, Procedure
+from claimflow_remittance.domain.era_reader import read_835, read_835_file
 from claimflow_shared.x12 import X12Error
 
 SAMPLE_NAMES = [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from claimflow_remittance.domain.era import read_835, read_835_file
+from claimflow_remittance.domain.era_reader import read_835, read_835_file
 from claimflow_remittance.domain.problems import file_policy, problem, problem_policies
 
 DOMAIN = Path(__file__).resolve().parents[2] / "src" / "claimflow_remittance" / "domain"
