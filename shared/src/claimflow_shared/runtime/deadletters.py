@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +43,7 @@ class Letter:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
+    timestamp: int = 0
 
     @property
     def mark(self) -> tuple[str, int, int]:
@@ -68,10 +70,18 @@ class Letter:
 
 
 async def read_letters(
-    settings: ServiceSettings, topics: list[str], *, group: str, limit: int
+    settings: ServiceSettings,
+    topics: list[str],
+    *,
+    group: str,
+    limit: int,
+    skip: frozenset[tuple[str, int, int]] | set[tuple[str, int, int]] = frozenset(),
+    newest: bool = False,
 ) -> list[Letter]:
-    """The letters this consumer group left on these DLQ topics (oldest first, at most
-    `limit`), read without joining or moving any group."""
+    """Up to `limit` letters this consumer group left on these DLQ topics, oldest first, read
+    without joining or moving any group. Letters whose mark is in `skip` do not count, so a
+    replay reaches past those replayed before however many there are; `newest` reads only the
+    last `limit` records of each partition (an operator's view of recent failures)."""
     consumer = AIOKafkaConsumer(enable_auto_commit=False, **connection_kwargs(settings))
     await consumer.start()
     letters: list[Letter] = []
@@ -83,32 +93,85 @@ async def read_letters(
         if not partitions:
             return []
         consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
-        while len(letters) < limit and [
+        if newest:
+            starts = await consumer.beginning_offsets(partitions)
+            for tp in partitions:
+                consumer.seek(tp, max(starts[tp], ends[tp] - limit))
+        else:
+            await consumer.seek_to_beginning(*partitions)
+        while (newest or len(letters) < limit) and [
             tp for tp in partitions if await consumer.position(tp) < ends[tp]
         ]:
             for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
-                for r in records:
-                    headers = tuple((k, v or b"") for k, v in r.headers or ())
-                    if dict(headers).get("dlq.consumer_group") == group.encode():
-                        letters.append(
-                            Letter(tp.topic, tp.partition, r.offset, r.key, r.value, headers)
-                        )
+                letters += [
+                    letter
+                    for r in records
+                    if r.offset < ends[tp]
+                    and (letter := _letter(tp, r, group)) is not None
+                    and letter.mark not in skip
+                ]
     finally:
         with contextlib.suppress(Exception):
             await consumer.stop()
+    if newest:
+        letters.sort(key=lambda letter: letter.timestamp)
+        return letters[-limit:]
     return letters[:limit]
 
 
-async def replayed_marks(db: Database, letters: list[Letter]) -> set[tuple[str, int, int]]:
+async def letters_at(
+    settings: ServiceSettings, topic: str, offsets: list[int], *, group: str, partition: int | None
+) -> list[Letter]:
+    """The letters of this consumer group at these offsets of `topic` (of one partition, or of
+    each), fetched directly however far into the topic they are."""
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **connection_kwargs(settings))
+    await consumer.start()
+    letters: list[Letter] = []
+    try:
+        metadata = await consumer._client.fetch_all_metadata()
+        numbers = metadata.partitions_for_topic(topic) or set()
+        partitions = [TopicPartition(topic, p) for p in sorted(numbers) if partition in (None, p)]
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            for offset in sorted(set(offsets)):
+                if not starts[tp] <= offset < ends[tp]:
+                    continue
+                consumer.seek(tp, offset)
+                fetched = await consumer.getmany(tp, timeout_ms=5000, max_records=1)
+                letters += [
+                    letter
+                    for r in fetched.get(tp, [])
+                    if r.offset == offset and (letter := _letter(tp, r, group)) is not None
+                ]
+    finally:
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+    return letters
+
+
+def _letter(tp: TopicPartition, record, group: str) -> Letter | None:
+    headers = tuple((k, v or b"") for k, v in record.headers or ())
+    if dict(headers).get("dlq.consumer_group") != group.encode():
+        return None
+    return Letter(
+        tp.topic, tp.partition, record.offset, record.key, record.value, headers, record.timestamp
+    )
+
+
+async def replayed_marks(db: Database, topics: Iterable[str]) -> set[tuple[str, int, int]]:
+    """(topic, partition, offset) of every letter of these DLQ topics replayed before."""
     async with db.sessions() as session:
         rows = await session.execute(
             select(
                 DeadLetterReplay.dlq_topic,
                 DeadLetterReplay.dlq_partition,
                 DeadLetterReplay.dlq_offset,
-            ).where(DeadLetterReplay.dlq_topic.in_({letter.dlq_topic for letter in letters}))
+            ).where(DeadLetterReplay.dlq_topic.in_(set(topics)))
         )
         return {tuple(row) for row in rows.all()}  # type: ignore[misc]
 
@@ -124,7 +187,7 @@ async def replay(
 ) -> tuple[int, int]:
     """Put up to `limit` letters back on their original topics; returns (replayed, skipped
     as replayed before or without an original topic)."""
-    done = set() if again else await replayed_marks(db, letters)
+    done = set() if again else await replayed_marks(db, {x.dlq_topic for x in letters})
     chosen = [x for x in letters if x.mark not in done and x.header("dlq.original_topic")]
     chosen = chosen[:limit]
     for start in range(0, len(chosen), 200):

@@ -47,6 +47,7 @@ class ReplayRequest(BaseModel):
 
     dlq_topic: str | None = None
     offsets: list[int] | None = Field(default=None, max_length=10_000)
+    partition: int | None = Field(default=None, ge=0, description="the offsets' partition")
     again: bool = False
     limit: int = Field(default=1000, ge=1, le=10_000)
 
@@ -274,11 +275,21 @@ class Service:
 
         @router.get("/v1/ops/dlq", tags=["ops"])
         async def dead_letters(
-            _: OperatorDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
+            _: OperatorDep,
+            limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+            oldest: bool = False,
         ) -> dict:
-            """This service's dead letters (its consumer group's), oldest first."""
-            letters = await self._letters(limit)
-            done = await deadletters.replayed_marks(self.db, letters) if letters else set()
+            """This service's dead letters (its consumer group's), oldest first: the newest
+            `limit` of them (among the last `limit` records of each DLQ partition), or with
+            `oldest` the first `limit`."""
+            letters = await deadletters.read_letters(
+                self.settings,
+                self._dlq_topics(),
+                group=self.settings.consumer_group,
+                limit=limit,
+                newest=not oldest,
+            )
+            done = await deadletters.replayed_marks(self.db, self._dlq_topics())
             return {
                 "service": self.name,
                 "letters": [
@@ -292,12 +303,25 @@ class Service:
         @router.post("/v1/ops/dlq/replay", tags=["ops"])
         async def replay_dead_letters(request: ReplayRequest, principal: OperatorDep) -> dict:
             """Put dead letters back on their topics, once each; audited with the operator."""
-            letters = [
-                letter
-                for letter in await self._letters(10_000)
-                if (request.dlq_topic is None or letter.dlq_topic == request.dlq_topic)
-                and (request.offsets is None or letter.offset in request.offsets)
-            ]
+            topics = [t for t in self._dlq_topics() if request.dlq_topic in (None, t)]
+            group = self.settings.consumer_group
+            if request.offsets is not None:
+                letters = [
+                    letter
+                    for topic in topics
+                    for letter in await deadletters.letters_at(
+                        self.settings,
+                        topic,
+                        request.offsets,
+                        group=group,
+                        partition=request.partition,
+                    )
+                ]
+            else:
+                done = set() if request.again else await deadletters.replayed_marks(self.db, topics)
+                letters = await deadletters.read_letters(
+                    self.settings, topics, group=group, limit=request.limit, skip=done
+                )
             assert self.producer is not None
             replayed, skipped = await deadletters.replay(
                 db=self.db,
@@ -349,13 +373,8 @@ class Service:
 
         return router
 
-    async def _letters(self, limit: int) -> list[deadletters.Letter]:
-        topics = [topic.dlq for topic in self.consumes]
-        if not topics:
-            return []
-        return await deadletters.read_letters(
-            self.settings, topics, group=self.settings.consumer_group, limit=limit
-        )
+    def _dlq_topics(self) -> list[str]:
+        return [topic.dlq for topic in self.consumes]
 
     def serve(self) -> None:
         """Run the HTTP app (and with it the consumer) until SIGTERM/SIGINT."""
