@@ -32,6 +32,9 @@ def test_demo_reconciles_every_encounter_and_trace_shows_its_whole_cycle(stack):
     assert summary["encounters"] == summary["accepted"] == 24
     assert summary["terminal"] == summary["paid"] + summary["denied"] == 24
     assert summary["lost"] == 0 and summary["duplicated"] == 0
+    # One visit in four, at random, is a facility visit billed on an 837I.
+    assert set(summary["claim_types"]) <= {"837P", "837I"}
+    assert sum(summary["claim_types"].values()) == 24
     assert float(summary["dollars"]["billed"]) > float(summary["dollars"]["paid"]) > 0
 
     trace = _claimflow(stack, "trace", summary["sample_encounter"])

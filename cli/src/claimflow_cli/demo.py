@@ -50,6 +50,7 @@ def reconcile(client: StackClient, tenants: list[str]) -> dict[str, Any]:
     """Compare what intake accepted with the terminal states the services recorded."""
     accepted: dict[str, str] = {}
     claims_per_encounter: dict[str, int] = {}
+    claim_types: dict[str, int] = {}  # 837P, 837I
     postings: dict[str, list[dict]] = {}
     queries: set[str] = set()
     needs_work: set[str] = set()
@@ -62,6 +63,7 @@ def reconcile(client: StackClient, tenants: list[str]) -> dict[str, Any]:
                 claims_per_encounter.get(row["encounter_id"], 0) + 1
             )
             billed += Decimal(row["total_charge"])
+            claim_types[row["claim_type"]] = claim_types.get(row["claim_type"], 0) + 1
             if row["state"] in NEEDS_WORK:
                 needs_work.add(row["encounter_id"])
         for row in client.get("remittance", "/v1/postings", tenant):
@@ -85,6 +87,7 @@ def reconcile(client: StackClient, tenants: list[str]) -> dict[str, Any]:
         "terminal": terminal,
         "coder_queries": len(queries),
         "claims_needing_work": len(needs_work),
+        "claim_types": claim_types,
         "lost": len(lost),
         "duplicated": len(duplicated) + len(strays),
         "lost_encounters": lost[:20],
@@ -154,6 +157,7 @@ def run(
         "denied": result["terminal"].get("denied", 0),
         "coder_queries": result["coder_queries"],
         "claims_needing_work": result["claims_needing_work"],
+        "claim_types": result["claim_types"],
         "lost": result["lost"],
         "duplicated": result["duplicated"],
         "lost_encounters": result["lost_encounters"],
@@ -172,6 +176,7 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
     rows = [
         ("encounters sent", summary["encounters"]),
         ("accepted by intake", summary["accepted"]),
+        *[(f"claims sent as {kind}", n) for kind, n in sorted(summary["claim_types"].items())],
         *[(f"terminal: {state}", n) for state, n in sorted(summary["terminal_states"].items())],
         ("waiting on a coder query", summary["coder_queries"]),
         ("claims held or rejected (work queue)", summary["claims_needing_work"]),
