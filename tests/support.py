@@ -8,6 +8,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from claimflow_cli.synthetic import encounter
 from claimflow_local.stack import Stack
-from claimflow_shared.topics import CLAIM_SUBMITTED, REMITTANCE_RECEIVED
+from claimflow_shared.topics import CLAIM_SUBMITTED, ENCOUNTER_DOCUMENTED, REMITTANCE_RECEIVED
 from claimflow_shared.x12 import read_segments
 
 
@@ -84,8 +85,14 @@ async def publish(bootstrap: str, topic: str, key: str, value: bytes) -> None:
 
 
 async def read_topic(
-    bootstrap: str, topic: str, predicate: Callable[[Any], bool], timeout: float = 20
+    bootstrap: str,
+    topic: str,
+    predicate: Callable[[Any], bool],
+    timeout: float = 20,
+    count: int = 1,
 ) -> list:
+    """The records of `topic` matching `predicate`, once at least `count` are there (or
+    what there is at `timeout`)."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -97,7 +104,7 @@ async def read_topic(
     found: list = []
     try:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not found:
+        while time.monotonic() < deadline and len(found) < count:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 found += [r for r in records if predicate(r)]
     finally:
@@ -206,3 +213,20 @@ def distinct_events(events: list[dict]) -> dict[str, set[str]]:
     for event in events:
         found.setdefault(event["payload"]["claim_id"], set()).add(event["event_id"])
     return found
+
+
+def documented_event(tenant: str, encounter_id: str, n: int, *, seed: int) -> bytes:
+    """An `encounter.documented` event as a producer outside intake would put it on Kafka:
+    the n-th synthetic visit of the tenant under the given encounter id."""
+    return json.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": ENCOUNTER_DOCUMENTED.event_type,
+            "schema_version": ENCOUNTER_DOCUMENTED.version,
+            "tenant_id": tenant,
+            "encounter_id": encounter_id,
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "producer": "test/1",
+            "payload": encounter(tenant, n, seed=seed),
+        }
+    ).encode()

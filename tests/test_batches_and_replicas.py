@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from claimflow_cli.synthetic import encounter
 from claimflow_shared.topics import ENCOUNTER_DOCUMENTED
 from tests.stacks import POISON_PREFIX
 from tests.support import (
+    documented_event,
     get_json,
     metric,
     new_tenant,
@@ -27,21 +25,6 @@ from tests.support import (
 )
 
 pytestmark = pytest.mark.infra
-
-
-def _documented(tenant: str, encounter_id: str, n: int) -> bytes:
-    return json.dumps(
-        {
-            "event_id": str(uuid.uuid4()),
-            "event_type": ENCOUNTER_DOCUMENTED.event_type,
-            "schema_version": ENCOUNTER_DOCUMENTED.version,
-            "tenant_id": tenant,
-            "encounter_id": encounter_id,
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "producer": "test/1",
-            "payload": encounter(tenant, n, seed=77),
-        }
-    ).encode()
 
 
 async def test_a_poison_record_mid_batch_is_the_only_one_dead_lettered(stack):
@@ -59,7 +42,9 @@ async def test_a_poison_record_mid_batch_is_the_only_one_dead_lettered(stack):
     try:
         for n, encounter_id in enumerate(ids):
             await producer.send(
-                ENCOUNTER_DOCUMENTED.name, _documented(tenant, encounter_id, n), key=key
+                ENCOUNTER_DOCUMENTED.name,
+                documented_event(tenant, encounter_id, n, seed=77),
+                key=key,
             )
         await producer.flush()
     finally:

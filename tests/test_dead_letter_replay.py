@@ -5,63 +5,25 @@ that is still poison comes back as a new letter)."""
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
-from datetime import UTC, datetime
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
-from claimflow_cli.synthetic import encounter
 from claimflow_shared.runtime.tenancy import hash_api_key
 from claimflow_shared.topics import ENCOUNTER_DOCUMENTED
 from tests.stacks import POISON_PREFIX
-from tests.support import new_tenant
+from tests.support import documented_event, new_tenant, read_topic
 
 pytestmark = pytest.mark.infra
-
-
-async def _records(bootstrap: str, topic: str, key: bytes, count: int, timeout: float = 60):
-    """Every record of `topic` with `key`, once at least `count` of them are there."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        group_id=f"test-{uuid.uuid4()}",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    found: list = []
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                found += [r for r in records if r.key == key]
-            if len(found) >= count:
-                break
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def test_an_operator_replays_a_dead_letter_once_and_the_replay_is_marked(stack):
     tenant = new_tenant("replay")
     encounter_id = f"{POISON_PREFIX}R{uuid.uuid4().hex[:8].upper()}"
     key = f"{tenant}:{encounter_id}".encode()
-    value = json.dumps(
-        {
-            "event_id": str(uuid.uuid4()),
-            "event_type": ENCOUNTER_DOCUMENTED.event_type,
-            "schema_version": ENCOUNTER_DOCUMENTED.version,
-            "tenant_id": tenant,
-            "encounter_id": encounter_id,
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "producer": "test/1",
-            "payload": encounter(tenant, 1, seed=5),
-        }
-    ).encode()
+    value = documented_event(tenant, encounter_id, 1, seed=5)
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
     await producer.start()
     try:
@@ -69,7 +31,7 @@ async def test_an_operator_replays_a_dead_letter_once_and_the_replay_is_marked(s
     finally:
         await producer.stop()
     dlq = ENCOUNTER_DOCUMENTED.dlq
-    (letter,) = await _records(stack.kafka_bootstrap, dlq, key, 1)
+    (letter,) = await read_topic(stack.kafka_bootstrap, dlq, lambda r: r.key == key, 60)
 
     keys = stack.home / "api-keys"
     keys.write_text(
@@ -101,12 +63,14 @@ async def test_an_operator_replays_a_dead_letter_once_and_the_replay_is_marked(s
     finally:
         keys.unlink()
 
-    originals = await _records(stack.kafka_bootstrap, ENCOUNTER_DOCUMENTED.name, key, 2)
+    originals = await read_topic(
+        stack.kafka_bootstrap, ENCOUNTER_DOCUMENTED.name, lambda r: r.key == key, 60, count=2
+    )
     assert len(originals) == 2, "the letter went back to its topic once"
     replayed = dict(originals[1].headers)
     assert originals[1].value == value
     assert replayed["dlq.replayed_by"] == b"operator:ops"
     assert replayed["dlq.replayed_from"] == f"{dlq}@{letter.offset}".encode()
     # Coding took the replayed record again; still poison, it is a new letter of its own.
-    letters = await _records(stack.kafka_bootstrap, dlq, key, 2)
+    letters = await read_topic(stack.kafka_bootstrap, dlq, lambda r: r.key == key, 60, count=2)
     assert len(letters) == 2 and letters[1].offset > letter.offset
