@@ -3,7 +3,9 @@
 handlers in offset order, inbox, timeline and outbox rows written set-wise), and only after
 that commit is the partition's offset committed. A batch that fails for a reason other than
 an outage is rolled back and replayed one record at a time, so only the poison record is
-dead-lettered. Partitions are applied concurrently, one partition never twice at a time."""
+dead-lettered. Partitions are applied concurrently, each on its own: a partition is paused
+while its batch is applied, so one partition is never applied twice at a time and a slow
+batch holds back no other partition."""
 
 from __future__ import annotations
 
@@ -136,7 +138,9 @@ class BatchConsumer:
         self._done: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
         self._commit_lock = asyncio.Lock()
-        self._inflight: asyncio.Future | None = None
+        self._inflight: dict[TopicPartition, asyncio.Future] = {}
+        self._failure: BaseException | None = None
+        self._last_commit = 0.0
         self._stopping = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -157,32 +161,57 @@ class BatchConsumer:
         await self.consumer.start()
 
     async def run(self) -> None:
-        """Poll, apply and commit until `stop()`."""
+        """Poll, apply and commit until `stop()`. A partition whose batch is being applied is
+        paused, so the poll goes on for the others: a slow batch on one topic never holds
+        back another's, and one partition is never applied twice at a time."""
         assert self.consumer is not None, "start() first"
         s = self.settings
         while not self._stopping:
+            if self._failure is not None:
+                raise self._failure
             assigned = max(1, len(self.consumer.assignment()))
             batches = await self.consumer.getmany(
                 timeout_ms=s.consumer_batch_wait_ms,
                 max_records=s.consumer_batch_records * assigned,
             )
-            if not batches:
-                continue
-            self._inflight = asyncio.ensure_future(
-                asyncio.gather(*(self._partition(tp, rs) for tp, rs in batches.items()))
-            )
-            try:
-                await asyncio.shield(self._inflight)
-            finally:
-                self._inflight = None
-            await self._commit_done()
+            for tp, records in batches.items():
+                if records:
+                    self._start(tp, records)
+            # Offsets go at most every poll wait (a commit is a broker round trip), and at
+            # once when there was nothing new to read.
+            now = time.monotonic()
+            if not batches or now - self._last_commit >= s.consumer_batch_wait_ms / 1000:
+                self._last_commit = now
+                await self._commit_done()
+
+    def _start(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        assert self.consumer is not None
+        self.consumer.pause(tp)
+        task = asyncio.ensure_future(self._partition(tp, records))
+        self._inflight[tp] = task
+        task.add_done_callback(lambda done: self._finished(tp, done))
+
+    def _finished(self, tp: TopicPartition, task: asyncio.Future) -> None:
+        if self._inflight.get(tp) is task:
+            del self._inflight[tp]
+        if not task.cancelled() and task.exception() is not None:
+            self._failure = task.exception()
+        assert self.consumer is not None
+        if tp in self.consumer.assignment():
+            with contextlib.suppress(IllegalStateError):
+                self.consumer.resume(tp)
+
+    async def _settle(self, partitions: set[TopicPartition] | None, timeout_s: float) -> None:
+        """Let the batches in flight (of these partitions, or all) finish, for `timeout_s`."""
+        tasks = [t for tp, t in self._inflight.items() if partitions is None or tp in partitions]
+        if tasks:
+            await asyncio.wait([asyncio.shield(t) for t in tasks], timeout=timeout_s)
 
     async def stop(self, timeout_s: float = 20.0) -> None:
-        """Finish the batch in flight (or give up on it after `timeout_s`), commit, leave."""
+        """Finish the batches in flight (or give up on them after `timeout_s`), commit, leave."""
         self._stopping = True
-        if self._inflight is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._inflight), timeout_s)
+        with contextlib.suppress(Exception):
+            await self._settle(None, timeout_s)
         if self.consumer is not None:
             with contextlib.suppress(Exception):
                 await self._commit_done()
@@ -343,11 +372,8 @@ class BatchConsumer:
             self._committed.update(offsets)
 
     async def _revoked(self, revoked: set[TopicPartition]) -> None:
-        if self._inflight is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    asyncio.shield(self._inflight), self.settings.consumer_revoke_wait_s
-                )
+        with contextlib.suppress(Exception):
+            await self._settle(revoked, self.settings.consumer_revoke_wait_s)
         with contextlib.suppress(Exception):
             await self._commit_done()
         for tp in revoked:
