@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ARRAY, any_, bindparam, event, text
+from sqlalchemy import ARRAY, any_, bindparam, event, select, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
@@ -51,6 +51,28 @@ def among(session: AsyncSession, column: Any, values: Iterable[Any]) -> Any:
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+async def rows_by_encounter(
+    session: AsyncSession,
+    table: type[SQLModel],
+    keys: Iterable[tuple[str, str]],
+    *,
+    for_update: bool = False,
+) -> dict[tuple[str, str], Any]:
+    """The row of `table` for each (tenant, encounter) key, None where there is none, in one
+    query for a whole batch. `for_update` also locks them until the transaction ends, in
+    encounter-id order, so that two batches wait for each other rather than deadlock."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    column: Any = table.encounter_id  # type: ignore[attr-defined]
+    query = select(table).where(among(session, column, {e for _, e in wanted}))
+    if for_update:
+        query = query.order_by(column).with_for_update()
+    rows = await session.execute(query)
+    found = {(r.tenant_id, r.encounter_id): r for r in rows.scalars()}
+    return {key: found.get(key) for key in wanted}
 
 
 def lock_key(name: str) -> int:

@@ -18,8 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("claimflow.http")
 
-# Paging by row id (an INTEGER column): a negative or too large cursor is a 422, never a 500.
-AfterId = Annotated[int, Query(ge=0, le=2**31 - 1, description="Rows after this id")]
+# The largest value an INTEGER column holds: row ids and ordinals are paged up to it.
+MAX_ROW_ID = 2**31 - 1
+# Paging by row id: a negative or too large cursor is a 422, never a 500.
+AfterId = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Rows after this id")]
 
 MAX_ERRORS = 20
 

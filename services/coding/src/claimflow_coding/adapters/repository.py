@@ -17,6 +17,7 @@ from claimflow_coding.adapters.tables import (
     WorklistClaim,
     WorklistItem,
 )
+from claimflow_shared.runtime.db import rows_by_encounter
 from claimflow_shared.runtime.uow import UnitOfWork
 
 EncounterKey = tuple[str, str]
@@ -131,15 +132,7 @@ class SqlCodingRepository(CodingRepository):
 
     async def load(self, keys: Iterable[EncounterKey]) -> None:
         wanted = set(keys) - set(self._known)
-        if not wanted:
-            return
-        rows = await self.session.execute(
-            select(EncounterCoding).where(
-                EncounterCoding.encounter_id.in_({encounter for _, encounter in wanted})
-            )
-        )
-        found = {(r.tenant_id, r.encounter_id): r for r in rows.scalars()}
-        self._known |= {key: found.get(key) for key in wanted}
+        self._known |= await rows_by_encounter(self.session, EncounterCoding, wanted)
 
     async def get(self, tenant_id: str, encounter_id: str) -> EncounterCoding | None:
         await self.load([(tenant_id, encounter_id)])
@@ -186,15 +179,7 @@ class SqlWorklistRepository(WorklistRepository):
 
     async def load(self, keys: Iterable[EncounterKey]) -> None:
         wanted = set(keys) - set(self._by_encounter)
-        if not wanted:
-            return
-        rows = await self.session.execute(
-            select(WorklistItem).where(
-                WorklistItem.encounter_id.in_({encounter for _, encounter in wanted})
-            )
-        )
-        found = {(r.tenant_id, r.encounter_id): r for r in rows.scalars()}
-        self._by_encounter |= {key: found.get(key) for key in wanted}
+        self._by_encounter |= await rows_by_encounter(self.session, WorklistItem, wanted)
 
     async def for_encounter(self, tenant_id: str, encounter_id: str) -> WorklistItem | None:
         await self.load([(tenant_id, encounter_id)])

@@ -30,12 +30,12 @@ from claimflow_shared.events import (
     RiskAdjustmentCategory,
 )
 from claimflow_shared.events.models import Contract
-from claimflow_shared.runtime.http import AfterId
+from claimflow_shared.runtime.http import MAX_ROW_ID, AfterId
 from claimflow_shared.runtime.tables import utcnow
 from claimflow_shared.runtime.tenancy import OperatorDep, Principal, PrincipalDep, TenantDep
 
 MAX_TEXT = 1000
-ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ItemId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 HccFilter = Annotated[
     str | None,
     Query(pattern=r"^(any|HCC[0-9]{1,4})$", description="A CMS-HCC category, or any"),

@@ -35,6 +35,7 @@ from claimflow_intake.domain.registry import (
     TenantDefaults,
     TenantRegistry,
 )
+from claimflow_shared.runtime.db import rows_by_encounter
 from claimflow_shared.runtime.tables import TimelineEntry
 from claimflow_shared.runtime.uow import UnitOfWork
 
@@ -110,17 +111,9 @@ class SqlEncounterRepository(EncounterRepository):
 
     async def load(self, keys: Iterable[EncounterKey], *, for_update: bool = False) -> None:
         wanted = set(keys) - set(self._by_id)
-        if not wanted:
-            return
-        query = select(AcceptedEncounter).where(
-            AcceptedEncounter.encounter_id.in_({encounter for _, encounter in wanted})
+        self._by_id |= await rows_by_encounter(
+            self.session, AcceptedEncounter, wanted, for_update=for_update
         )
-        if for_update:
-            # One lock order for every batch, so two batches wait rather than deadlock.
-            query = query.order_by(AcceptedEncounter.encounter_id).with_for_update()
-        rows = await self.session.execute(query)
-        found = {(r.tenant_id, r.encounter_id): r for r in rows.scalars()}
-        self._by_id |= {key: found.get(key) for key in wanted}
 
     async def get(self, tenant_id: str, encounter_id: str) -> AcceptedEncounter | None:
         await self.load([(tenant_id, encounter_id)])

@@ -43,7 +43,7 @@ from claimflow_intake.handlers import (
 from claimflow_intake.settings import Settings
 from claimflow_intake.unit_of_work import SqlIntakeUnitOfWork
 from claimflow_shared.events import EncounterDocumented
-from claimflow_shared.runtime.http import AfterId
+from claimflow_shared.runtime.http import MAX_ROW_ID, AfterId
 from claimflow_shared.runtime.tenancy import PrincipalDep, TenantDep
 from claimflow_shared.runtime.uow import UnitsOfWork
 
@@ -512,7 +512,7 @@ def router(
             Literal["accepted", "duplicate", "amended", "rejected"] | None, Query()
         ] = None,
         after: Annotated[
-            int, Query(ge=0, le=2**31 - 1, description="ordinal to continue after")
+            int, Query(ge=0, le=MAX_ROW_ID, description="ordinal to continue after")
         ] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> list[BulkResultOut]:
