@@ -93,3 +93,12 @@ async def test_deleting_an_entry_and_bounds_on_ids(intake):
     )
     assert default_gone.status_code == 422
     assert default_gone.json()["detail"][0]["location"] == "/defaults/billing_npi"
+
+
+async def test_a_control_character_in_master_data_is_a_422_naming_the_field(intake):
+    created = await intake.client.post("/v1/providers", json=BILLING, headers=ACME)
+    provider_id = created.json()["id"]
+    changed = {**RENDERING, "first_name": "\u0000Ann"}
+    response = await intake.client.put(f"/v1/providers/{provider_id}", json=changed, headers=ACME)
+    assert response.status_code == 422
+    assert "first_name" in response.text and "\u0000" not in response.text

@@ -45,14 +45,18 @@ def _refuse_control_characters(value: object, path: tuple[str | int, ...] = ()) 
             _refuse_control_characters(item, (*path, index))
 
 
-class Contract(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class PlainText(BaseModel):
+    """A model whose texts, however deep, hold no control characters (API bodies too)."""
 
     @model_validator(mode="before")
     @classmethod
     def _no_control_characters(cls, data: object) -> object:
         _refuse_control_characters(data)
         return data
+
+
+class Contract(PlainText):
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class Sex(StrEnum):

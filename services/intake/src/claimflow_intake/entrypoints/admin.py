@@ -37,6 +37,7 @@ from claimflow_intake.master_data import (
     set_tenant,
 )
 from claimflow_intake.unit_of_work import SqlIntakeUnitOfWork
+from claimflow_shared.events.models import PlainText
 from claimflow_shared.runtime.http import AfterId
 from claimflow_shared.runtime.tenancy import PrincipalDep, TenantDep
 from claimflow_shared.runtime.uow import UnitsOfWork
@@ -49,7 +50,7 @@ Text = Annotated[str, Field(min_length=1, max_length=100)]
 LocalId = Annotated[str, Field(min_length=1, max_length=255)]
 
 
-class AddressIn(BaseModel):
+class AddressIn(PlainText):
     line1: str = Field(min_length=1, max_length=55)
     line2: str | None = Field(default=None, max_length=55)
     city: str = Field(min_length=2, max_length=30)
@@ -60,7 +61,7 @@ class AddressIn(BaseModel):
         return PostalAddress(self.line1, self.city, self.state, self.postal_code, self.line2)
 
 
-class PayerIn(BaseModel):
+class PayerIn(PlainText):
     """A payer as the tenant bills it; `aliases` are the names its EHRs spell it with."""
 
     name: str = Field(min_length=1, max_length=60)
@@ -79,7 +80,7 @@ class PayerOut(BaseModel):
     member_id_source: str
 
 
-class ProviderIn(BaseModel):
+class ProviderIn(PlainText):
     """A billing organisation or a rendering practitioner: NPI, tax id (EIN), NUCC taxonomy,
     address, and the local identifiers (`system|value`) EHRs name it by."""
 
@@ -142,7 +143,7 @@ class ProviderOut(BaseModel):
         )
 
 
-class FacilityIn(BaseModel):
+class FacilityIn(PlainText):
     name: str = Field(min_length=1, max_length=60)
     local_ids: list[LocalId] = Field(default_factory=list, max_length=20)
     npi: str | None = Field(default=None, max_length=10)
@@ -175,7 +176,7 @@ class FacilityOut(BaseModel):
         return cls(id=facility.ref or 0, **entry_body(facility))
 
 
-class TenantIn(BaseModel):
+class TenantIn(PlainText):
     """Defaults, and the HL7 sending facilities (MSH-4) whose messages on the shared MLLP
     listener are this tenant's (left out: unchanged; a list replaces them)."""
 
